@@ -1,0 +1,5 @@
+"""`python -m cloudrec` runs the CLI."""
+
+from cloudrec.cli import app
+
+app()

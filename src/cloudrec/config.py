@@ -1,0 +1,114 @@
+"""All settings of cloudrec in one pydantic-settings class (`CLOUDREC_*` env vars, optional TOML file)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SIGNING_KEY_FILE = "signing.key"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server. Env vars are `CLOUDREC_<FIELD>`; `CLOUDREC_CONFIG` names a TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDREC_", extra="ignore")
+
+    data_dir: Path = Field(Path("cloudrec-data"), description="where the database, work files and files live")
+    database_url: str = Field("", description="SQLAlchemy URL; default a SQLite file in data_dir")
+    host: str = Field("0.0.0.0", description="listen address")
+    port: int = Field(28000, ge=1, le=65535, description="listen port")
+    public_url: str = Field("", description="base URL of download links; default http://<host>:<port>")
+    timezone: str = Field("UTC", description="time zone of times in replies")
+
+    token_ttl_s: int = Field(86400, ge=1, description="default lifetime of developer tokens (TokenGenerator)")
+    access_token_ttl_s: int = Field(86400, ge=1, description="lifetime of access_tokens")
+    download_url_ttl_s: int = Field(3600, ge=1, description="lifetime of signed download URLs")
+    signing_key: SecretStr = Field(
+        SecretStr(""), description="key for download URL signatures; generated into data_dir on first start"
+    )
+
+    allowed_url_schemes: list[str] = Field(
+        default_factory=lambda: ["rtmp", "rtmps", "rtsp", "http", "https", "srt"],
+        description="stream URL schemes accepted by group/stream/publish",
+    )
+    max_recordings: int = Field(4, ge=0, description="concurrent recordings this host carries")
+    min_free_disk_mb: int = Field(512, ge=0, description="init refuses (6050030008) below this free space")
+    time_unit_s: float = Field(
+        60.0, gt=0, description="seconds in a 'minute' of file_duration; tests make it short"
+    )
+    timeout_scale: float = Field(1.0, gt=0, description="factor on the `timeout` seconds of init (tests)")
+
+    x264_preset: str = "veryfast"
+    x264_crf: int = Field(23, ge=0, le=51)
+    audio_bitrate: int = Field(128_000, ge=32_000, le=320_000)
+    source_open_timeout_s: float = Field(5.0, gt=0)
+    source_read_timeout_s: float = Field(5.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("allowed_url_schemes", mode="before")
+    @classmethod
+    def _split_schemes(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [s.strip().lower() for s in value.split(",") if s.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CLOUDREC_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    # ---- derived values -------------------------------------------------------------------
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'cloudrec.db').resolve()}"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def prepare(self) -> Settings:
+        """Create the data directories and load (or generate and persist) the URL signing key."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir.mkdir(exist_ok=True)
+        self.files_dir.mkdir(exist_ok=True)
+        if not self.signing_key.get_secret_value():
+            key_file = self.data_dir / SIGNING_KEY_FILE
+            if not key_file.exists():
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+            self.signing_key = SecretStr(key_file.read_text().strip())
+        return self

@@ -1,0 +1,21 @@
+"""What the API needs from the rest of the server, bundled once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloudrec.clock import Clock
+from cloudrec.config import Settings
+from cloudrec.recorder.host import RecorderHost
+from cloudrec.storage.base import Storage
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    host: RecorderHost
+    storage: Storage
+    clock: Clock

@@ -1,0 +1,125 @@
+"""SQLAlchemy 2 models: developers, apps, access tokens, tasks, segment files, group streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Developer(Base):
+    __tablename__ = "developers"
+
+    dev_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The secret signs the developer's tokens (HMAC), so it must be kept readable; never logged.
+    secret: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class App(Base):
+    __tablename__ = "apps"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dev_id: Mapped[str] = mapped_column(ForeignKey("developers.dev_id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class AccessToken(Base):
+    __tablename__ = "access_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex, never the token
+    dev_id: Mapped[str] = mapped_column(ForeignKey("developers.dev_id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_app_created", "app_id", "created_at"),
+        Index("ix_tasks_app_group_status", "app_id", "group_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id", ondelete="CASCADE"))
+    group_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[str] = mapped_column(Text, default="")
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_type: Mapped[int] = mapped_column(Integer, default=0)
+    file_duration: Mapped[int] = mapped_column(Integer, default=60)
+    width: Mapped[int] = mapped_column(Integer, default=1920)
+    height: Mapped[int] = mapped_column(Integer, default=1080)
+    record_mode: Mapped[int] = mapped_column(Integer, default=0)
+    frame_rate: Mapped[int] = mapped_column(Integer, default=30)
+    timeout: Mapped[int] = mapped_column(Integer, default=600)
+    auto: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    status: Mapped[int] = mapped_column(Integer, default=1)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+    host_id: Mapped[str] = mapped_column(String(200), default="")
+
+    created_at: Mapped[float] = mapped_column(Float)
+    start_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # recording started (status 2)
+    stop_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # finish called / timed out
+    done_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # status 6 or -1 reached
+
+    media_duration: Mapped[float] = mapped_column(Float, default=0.0)
+    record_duration: Mapped[float] = mapped_column(Float, default=0.0)
+    flow_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    files_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class File(Base):
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_task_index", "task_id", "index", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    duration: Mapped[float] = mapped_column(Float)
+    start_time: Mapped[float] = mapped_column(Float)
+    stored: Mapped[bool] = mapped_column(Boolean, default=False)  # storage confirmed
+
+
+class GroupStream(Base):
+    __tablename__ = "group_streams"
+    __table_args__ = (
+        Index("ix_streams_key", "app_id", "group_id", "user_id", "media_type", "media_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # join order
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id", ondelete="CASCADE"))
+    group_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[int] = mapped_column(Integer)
+    media_id: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    publish_time: Mapped[float] = mapped_column(Float)
+
+
+class GroupMember(Base):
+    """First time each user published into a group: the group's join order survives unpublish."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_members_key", "app_id", "group_id", "user_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id", ondelete="CASCADE"))
+    group_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(String(200))
+    joined_at: Mapped[float] = mapped_column(Float)

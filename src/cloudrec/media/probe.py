@@ -1,0 +1,68 @@
+"""Probe finished or abandoned segment files: duration by demuxing, md5 and size by reading."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+import av
+
+from cloudrec.recorder.spec import SegmentInfo
+
+log = logging.getLogger(__name__)
+
+SEGMENT_RE = re.compile(r"^(?P<stem>.+)_(?P<index>\d{4,})\.(?P<ext>mp4|mp3)$")
+
+
+def file_md5(path: str | Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def media_duration(path: str | Path) -> float:
+    """Seconds of media in a file, from the packets themselves (works on a truncated fragmented MP4)."""
+    end = 0.0
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux():
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                end = max(end, stop)
+    except av.error.FFmpegError as exc:
+        log.warning("probe of %s stopped early: %s", path, exc)
+    return end
+
+
+def salvage_segments(work_dir: str, known: set[str]) -> list[SegmentInfo]:
+    """Segment files in `work_dir` that were not reported closed and still hold playable media."""
+    found: list[SegmentInfo] = []
+    if not os.path.isdir(work_dir):
+        return found
+    for name in sorted(os.listdir(work_dir)):
+        m = SEGMENT_RE.match(name)
+        if m is None or name in known:
+            continue
+        path = os.path.join(work_dir, name)
+        duration = media_duration(path)
+        if duration <= 0:
+            log.warning("abandoned segment %s holds no media: left in place", path)
+            continue
+        found.append(
+            SegmentInfo(
+                index=int(m.group("index")),
+                name=name,
+                path=path,
+                size=os.path.getsize(path),
+                md5=file_md5(path),
+                duration=duration,
+                start_time=os.path.getmtime(path) - duration,
+            )
+        )
+    return found

@@ -1,0 +1,50 @@
+"""The seam between the control plane and whatever runs recordings.
+
+The API stores the desired state in the database first, then tells a `RecorderHost`. The host runs
+each task somewhere (an OS process on this machine, or a node of a cluster) and reports back through
+a `ProgressSink`, which stores status, stats, segments and failures.
+
+```
+api ──start/command/group_changed──► RecorderHost ──► recorder (one process per task)
+ ▲                                        │
+ └──────────── database ◄── ProgressSink ◄┘ (Started, Stats, SegmentClosed, Finished, Failed)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from cloudrec.recorder.spec import Command, Progress, StreamInfo, TaskSpec
+
+
+class ProgressSink(Protocol):
+    """Receives every progress event of every task a host runs (called from the host's threads)."""
+
+    def handle(self, record_id: str, event: Progress) -> None: ...
+
+
+class RecorderHost(Protocol):
+    """Runs recordings. Implementations: `LocalRecorderHost` (one OS process per task)."""
+
+    def start(self, spec: TaskSpec) -> None:
+        """Start recording `spec`; raise `CapacityError` (6050030009) when no capacity is left."""
+        ...
+
+    def command(self, record_id: str, cmd: Command) -> bool:
+        """Deliver a command to a running task; False when the task does not run here."""
+        ...
+
+    def group_changed(self, app_id: str, group_id: str, streams: tuple[StreamInfo, ...]) -> None:
+        """The published streams of a group changed: tell the group's running tasks (full list)."""
+        ...
+
+    def running(self) -> set[str]:
+        """record_ids of the tasks running on this host."""
+        ...
+
+    def free_slots(self) -> int: ...
+
+    def close(self) -> None:
+        """Stop accepting work; finish running tasks gracefully."""
+        ...

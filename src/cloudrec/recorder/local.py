@@ -1,0 +1,201 @@
+"""The in-process recorder host: one OS process per recording task, supervised by one thread."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import threading
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from cloudrec.config import Settings
+from cloudrec.errors import CapacityError
+from cloudrec.recorder import process as recorder_process
+from cloudrec.recorder.host import ProgressSink
+from cloudrec.recorder.spec import (
+    Command,
+    Failed,
+    Finished,
+    SegmentClosed,
+    SegmentInfo,
+    SetStreams,
+    StreamInfo,
+    TaskSpec,
+)
+
+log = logging.getLogger(__name__)
+
+# Recorder processes fork from a server process that has the media engine already imported.
+_PRELOAD = ["cloudrec.recorder.process", "cloudrec.media.pipeline", "cloudrec.media.probe"]
+
+
+@dataclass
+class _Running:
+    spec: TaskSpec
+    proc: BaseProcess
+    conn: Connection
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
+    closed_segments: list[str] = field(default_factory=list)
+    ended: bool = False  # Finished or Failed received
+
+
+class LocalRecorderHost:
+    """Runs each task in its own OS process on this machine; capacity `settings.max_recordings`."""
+
+    def __init__(self, settings: Settings, sink: ProgressSink) -> None:
+        self.settings = settings
+        self.sink = sink
+        self._mp = multiprocessing.get_context("forkserver")
+        self._mp.set_forkserver_preload(_PRELOAD)
+        self._lock = threading.Lock()
+        self._tasks: dict[str, _Running] = {}
+        self._wake_r, self._wake_w = self._mp.Pipe(duplex=False)
+        self._closing = False
+        self._monitor = threading.Thread(target=self._watch, name="recorder-host", daemon=True)
+        self._monitor.start()
+
+    # ---- RecorderHost ---------------------------------------------------------------------
+
+    def start(self, spec: TaskSpec) -> None:
+        with self._lock:
+            if self._closing:
+                raise CapacityError("recorder host is shutting down")
+            if spec.record_id in self._tasks:
+                return
+            if len(self._tasks) >= self.settings.max_recordings:
+                raise CapacityError(
+                    f"recorder capacity reached: {len(self._tasks)} of {self.settings.max_recordings} "
+                    "recordings running"
+                )
+            Path(spec.work_dir).mkdir(parents=True, exist_ok=True)
+            parent, child = self._mp.Pipe(duplex=True)
+            proc = self._mp.Process(
+                target=recorder_process.record, args=(spec, child), name=f"rec-{spec.record_id}", daemon=False
+            )
+            proc.start()
+            child.close()
+            self._tasks[spec.record_id] = _Running(spec=spec, proc=proc, conn=parent)
+            log.info("recorder process %s started for %s", proc.pid, spec.record_id)
+        self._wake()
+
+    def command(self, record_id: str, cmd: Command) -> bool:
+        with self._lock:
+            run = self._tasks.get(record_id)
+        if run is None or run.ended:
+            return False
+        try:
+            with run.send_lock:
+                run.conn.send(cmd)
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def group_changed(self, app_id: str, group_id: str, streams: tuple[StreamInfo, ...]) -> None:
+        with self._lock:
+            ids = [
+                rid
+                for rid, run in self._tasks.items()
+                if run.spec.app_id == app_id and run.spec.group_id == group_id
+            ]
+        for rid in ids:
+            self.command(rid, SetStreams(streams))
+
+    def running(self) -> set[str]:
+        with self._lock:
+            return set(self._tasks)
+
+    def free_slots(self) -> int:
+        with self._lock:
+            return max(0, self.settings.max_recordings - len(self._tasks))
+
+    def pid(self, record_id: str) -> int | None:
+        with self._lock:
+            run = self._tasks.get(record_id)
+        return run.proc.pid if run is not None else None
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Finish every running task and wait for its process (the sink gets their last events)."""
+        from cloudrec.recorder.spec import Finish
+
+        with self._lock:
+            self._closing = True
+            ids = list(self._tasks)
+        for rid in ids:
+            self.command(rid, Finish())
+        self._monitor.join(timeout=timeout_s)
+        with self._lock:
+            leftovers = list(self._tasks.values())
+        for run in leftovers:
+            run.proc.kill()
+
+    # ---- supervision ----------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        self._wake_w.send(b"")
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                if self._closing and not self._tasks:
+                    return
+                by_conn = {run.conn: run for run in self._tasks.values()}
+                by_sentinel = {run.proc.sentinel: run for run in self._tasks.values()}
+            ready = multiprocessing.connection.wait([self._wake_r, *by_conn, *by_sentinel], timeout=1.0)
+            for obj in ready:
+                if obj is self._wake_r:
+                    self._wake_r.recv()
+                elif isinstance(obj, Connection) and obj in by_conn:
+                    self._drain(by_conn[obj])
+                elif isinstance(obj, int) and obj in by_sentinel:
+                    self._reap(by_sentinel[obj])
+
+    def _drain(self, run: _Running) -> None:
+        while True:
+            try:
+                if not run.conn.poll():
+                    return
+                event = run.conn.recv()
+            except (EOFError, OSError):
+                return
+            if isinstance(event, SegmentClosed):
+                run.closed_segments.append(event.segment.name)
+            if isinstance(event, (Finished, Failed)):
+                run.ended = True
+            self.sink.handle(run.spec.record_id, event)
+
+    def _reap(self, run: _Running) -> None:
+        run.proc.join()
+        self._drain(run)
+        rid = run.spec.record_id
+        if not run.ended:
+            code = run.proc.exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            log.error("recorder process of %s died (%s)", rid, how)
+            for seg in self._salvage(run):
+                self.sink.handle(rid, SegmentClosed(seg))
+            self.sink.handle(rid, Failed(f"recorder process died ({how}); segments written so far are kept"))
+        run.conn.close()
+        with self._lock:
+            self._tasks.pop(rid, None)
+
+    def _salvage(self, run: _Running) -> list[SegmentInfo]:
+        return self.salvage(run.spec.work_dir, run.closed_segments)
+
+    def salvage(self, work_dir: str, known: list[str]) -> list[SegmentInfo]:
+        """Segments a dead recorder wrote but never reported (the open one), probed in a child process."""
+        parent, child = self._mp.Pipe(duplex=False)
+        proc = self._mp.Process(target=recorder_process.salvage, args=(work_dir, known, child))
+        proc.start()
+        child.close()
+        found: list[SegmentInfo] = []
+        if parent.poll(60):
+            try:
+                found = parent.recv()
+            except EOFError:
+                found = []
+        proc.join(timeout=5)
+        parent.close()
+        return found

@@ -1,0 +1,67 @@
+"""Entry points that run inside a recorder OS process: record one task, or salvage a dead one's files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from multiprocessing.connection import Connection
+
+from cloudrec.recorder.spec import Command, Failed, Finish, Progress, SegmentInfo, TaskSpec
+
+log = logging.getLogger(__name__)
+
+
+def _configure_logging(record_id: str) -> None:
+    level = os.environ.get("CLOUDREC_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level, format=f"%(asctime)s %(levelname)s [rec {record_id}] %(name)s: %(message)s", force=True
+    )
+
+
+def record(spec: TaskSpec, conn: Connection) -> None:
+    """Record `spec`, reading commands from and sending progress to `conn` until the task ends."""
+    _configure_logging(spec.record_id)
+    # The server handles Ctrl-C and tells us to finish; don't die half-way through a segment.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from cloudrec.media.pipeline import run_recording  # the only place that pulls in `av`
+
+    def commands(timeout_s: float) -> Command | None:
+        try:
+            if conn.poll(timeout_s):
+                cmd: Command = conn.recv()
+                return cmd
+        except (EOFError, OSError):
+            log.warning("control connection lost: finishing")
+            return Finish()
+        return None
+
+    def emit(event: Progress) -> None:
+        try:
+            conn.send(event)
+        except (BrokenPipeError, OSError):
+            log.warning("control connection lost: progress %s not delivered", type(event).__name__)
+
+    try:
+        os.makedirs(spec.work_dir, exist_ok=True)
+        run_recording(spec, commands, emit)
+    except Exception as exc:
+        log.exception("recording failed")
+        emit(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def salvage(work_dir: str, known: list[str], conn: Connection) -> None:
+    """Probe the segment files a dead recorder left in `work_dir` that were never reported closed."""
+    _configure_logging(os.path.basename(work_dir))
+    from cloudrec.media.probe import salvage_segments
+
+    try:
+        found: list[SegmentInfo] = salvage_segments(work_dir, set(known))
+        conn.send(found)
+    except Exception:
+        log.exception("salvage failed in %s", work_dir)
+        conn.send([])
+    finally:
+        conn.close()

@@ -1,0 +1,1 @@
+"""Storage backends for finished segment files, and signed download URLs."""

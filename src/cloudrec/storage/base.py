@@ -1,0 +1,22 @@
+"""The storage interface every backend (local directory, S3-compatible) implements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class Storage(Protocol):
+    def put(self, key: str, path: Path, md5: str) -> None:
+        """Store the local file at `path` under `key`; return only once the store confirmed it.
+
+        The local file may be removed by the backend after confirmation."""
+        ...
+
+    def url(self, key: str, filename: str, ttl_s: int) -> str:
+        """A URL a plain HTTP client can GET (with Range) until `ttl_s` seconds from now."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing object is fine."""
+        ...
