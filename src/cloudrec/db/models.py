@@ -78,6 +78,10 @@ class Task(Base):
     flow_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     file_size: Mapped[int] = mapped_column(BigInteger, default=0)
     files_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The figures of the first finish reply, answered again by every later finish (idempotent).
+    finish_media_duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    finish_record_duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    finish_flow_kb: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class File(Base):

@@ -1,0 +1,149 @@
+"""`/v1/record/*`: init, set/layout, suspend, resume, finish and the task list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from cloudrec.api.deps import CtxDep, SessionDep, owned_body, owned_query
+from cloudrec.api.openapi import request_body
+from cloudrec.api.schemas import (
+    AutoRequest,
+    ErrorReply,
+    FinishReply,
+    InitReply,
+    InitRequest,
+    LayoutReply,
+    LayoutRequest,
+    RecordReply,
+    RecordRequest,
+    TaskItem,
+    TaskListQuery,
+    TaskListReply,
+)
+from cloudrec.api.times import format_time, parse_time, zone
+from cloudrec.recorder.spec import AudioRef, AutoSpec, CropMode, Layout, MediaType, VideoTile
+from cloudrec.tasks.listing import TaskFilter, list_tasks
+from cloudrec.tasks.service import TaskOptions, TaskService
+
+router = APIRouter(prefix="/v1/record", tags=["record"])
+
+InitBody = Annotated[InitRequest, Depends(owned_body(InitRequest))]
+LayoutBody = Annotated[LayoutRequest, Depends(owned_body(LayoutRequest))]
+RecordBody = Annotated[RecordRequest, Depends(owned_body(RecordRequest))]
+ListQuery = Annotated[TaskListQuery, Depends(owned_query(TaskListQuery))]
+
+
+def _auto(auto: AutoRequest) -> AutoSpec:
+    return AutoSpec(
+        type=auto.type,
+        user_id=auto.user_id or None,
+        media_type=auto.media_type,
+        media_count=auto.media_count,
+        crop_mode=CropMode(auto.crop_mode),
+    )
+
+
+def _layout(body: LayoutRequest) -> Layout:
+    return Layout(
+        video=tuple(
+            VideoTile(
+                user_id=v.user_id,
+                media_id=v.media_id,
+                media_type=MediaType(v.media_type),
+                x=v.x,
+                y=v.y,
+                w=v.w,
+                h=v.h,
+                crop_mode=CropMode(v.crop_mode),
+            )
+            for v in body.video_list
+        ),
+        audio=tuple(AudioRef(user_id=a.user_id, media_id=a.media_id) for a in body.audio_list),
+    )
+
+
+@router.post("/init", response_model=InitReply | ErrorReply, openapi_extra=request_body(InitRequest))
+def init(body: InitBody, ctx: CtxDep, session: SessionDep) -> InitReply:
+    """A new recording task. Errors: 6050030038 (group has an auto task), 6050030009, 6050030008."""
+    opts = TaskOptions(
+        group_id=body.group_id,
+        file_name=body.file_name or None,
+        file_type=body.file_type,
+        file_duration=body.file_duration,
+        width=body.width,
+        height=body.height,
+        record_mode=body.record_mode,
+        frame_rate=body.frame_rate,
+        timeout=body.timeout,
+        auto=_auto(body.auto) if body.auto is not None else None,
+        seq=body.seq,
+    )
+    task = TaskService(ctx, session).create(body.app_id, opts)
+    return InitReply(seq=body.seq, record_id=task.record_id)
+
+
+@router.post(
+    "/set/layout", response_model=LayoutReply | ErrorReply, openapi_extra=request_body(LayoutRequest)
+)
+def set_layout(body: LayoutBody, ctx: CtxDep, session: SessionDep) -> LayoutReply:
+    """Replace the whole layout. Errors: 6050030035 (auto task), 6050030033 (suspended), 6050030001."""
+    TaskService(ctx, session).set_layout(body.app_id, body.record_id, _layout(body))
+    return LayoutReply(seq=body.seq, record_id=body.record_id)
+
+
+@router.post("/suspend", response_model=RecordReply | ErrorReply, openapi_extra=request_body(RecordRequest))
+def suspend(body: RecordBody, ctx: CtxDep, session: SessionDep) -> RecordReply:
+    """Pause the recording. Not recording → 6050030039."""
+    TaskService(ctx, session).suspend(body.app_id, body.record_id)
+    return RecordReply(record_id=body.record_id)
+
+
+@router.post("/resume", response_model=RecordReply | ErrorReply, openapi_extra=request_body(RecordRequest))
+def resume(body: RecordBody, ctx: CtxDep, session: SessionDep) -> RecordReply:
+    """Continue a suspended recording. Not suspended → 6050030003."""
+    TaskService(ctx, session).resume(body.app_id, body.record_id)
+    return RecordReply(record_id=body.record_id)
+
+
+@router.post("/finish", response_model=FinishReply | ErrorReply, openapi_extra=request_body(RecordRequest))
+def finish(body: RecordBody, ctx: CtxDep, session: SessionDep) -> FinishReply:
+    """Stop the recording (status 3 → 6); a second call answers the same figures."""
+    _, figures = TaskService(ctx, session).finish(body.app_id, body.record_id)
+    return FinishReply(
+        record_id=body.record_id,
+        media_duration=figures.media_duration,
+        record_duration=figures.record_duration,
+        flow=figures.flow,
+    )
+
+
+@router.get("/task/list", response_model=TaskListReply | ErrorReply)
+def task_list(query: ListQuery, ctx: CtxDep, session: SessionDep) -> TaskListReply:
+    """Tasks of the app, newest first."""
+    tz = zone(ctx.settings.timezone)
+    flt = TaskFilter(
+        record_id=query.record_id,
+        group_id=query.group_id,
+        status=query.status,
+        started_from=parse_time(query.start_time, tz, "start_time") if query.start_time is not None else None,
+        stopped_until=parse_time(query.stop_time, tz, "stop_time") if query.stop_time is not None else None,
+    )
+    total, tasks = list_tasks(session, query.app_id, flt, query.page, query.page_size)
+    return TaskListReply(
+        total_num=total,
+        record_list=[
+            TaskItem(
+                record_id=t.record_id,
+                record_mode=t.record_mode,
+                group_id=t.group_id,
+                start_time=format_time(t.start_time, tz),
+                stop_time=format_time(t.stop_time, tz),
+                status=t.status,
+                file_size=t.file_size,
+                paused=t.paused,
+            )
+            for t in tasks
+        ],
+    )

@@ -1,0 +1,366 @@
+"""Request and reply models of the contract (`spec/API.md`): field names, types, defaults, ranges.
+
+Integers arrive as JSON numbers or numeric strings (`"mode": "1"`), never as booleans or fractions;
+`user_id` and `media_id` as numbers or strings (kept as strings); `null` means "not given"; unknown
+fields are ignored. A value out of range is an error (6050030003), never clamped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+_INT_TEXT = re.compile(r"[+-]?\d+")
+_MAX_DIGITS = 30  # longer numeric strings are out of every range; don't spend time converting them
+INT32_MAX = 2**31 - 1
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise PydanticCustomError("int_type", "must be an integer")
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT_TEXT.fullmatch(text):
+            digits = text.lstrip("+-")
+            if len(digits) > _MAX_DIGITS:
+                return -(10**_MAX_DIGITS) if text.startswith("-") else 10**_MAX_DIGITS
+            return int(text)
+        raise PydanticCustomError("int_parsing", "must be an integer (a number or a numeric string)")
+    raise PydanticCustomError("int_type", "must be an integer")
+
+
+def clean_text(value: str) -> str:
+    """Reject what no database column can hold: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul", "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("string_unicode", "must be valid Unicode text") from None
+    return value
+
+
+def _to_id(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("id_type", "must be a string or an integer, not a boolean")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return value
+    raise PydanticCustomError("id_type", "must be a string or an integer")
+
+
+ToInt = BeforeValidator(_to_int)  # goes after the Field constraints: they must apply to the int
+CleanText = AfterValidator(clean_text)
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    BeforeValidator(_to_id),
+    AfterValidator(clean_text),
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "integer"}]}),
+]
+OptionalId = Annotated[
+    str,
+    Field(max_length=200),
+    BeforeValidator(_to_id),
+    AfterValidator(clean_text),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 200}, {"type": "integer"}]}),
+]
+AppId = Annotated[
+    str, Field(min_length=1, max_length=64, description="the app, one of the developer's"), CleanText
+]
+GroupId = Annotated[str, Field(min_length=1, max_length=200, description="the group (room)"), CleanText]
+RecordId = Annotated[
+    str, Field(min_length=1, max_length=64, description="the task, as init answered it"), CleanText
+]
+Seq = Annotated[str, Field(description="echoed back unchanged"), CleanText]
+CropMode = Annotated[
+    int,
+    Field(ge=1, le=3, description="1 stretch, 2 keep aspect and fill (crop), 3 keep aspect and fit (pad)"),
+    ToInt,
+]
+Page = Annotated[int, Field(ge=1, le=INT32_MAX, description="1-based page number"), ToInt]
+
+
+class ContractModel(BaseModel):
+    """A request model: unknown fields ignored, `null` the same as leaving a field out."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+class QueryModel(ContractModel):
+    """Query parameters: an empty value (`?group_id=`) is the same as leaving it out."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+
+# ---- requests ------------------------------------------------------------------------------------
+
+
+class AutoRequest(ContractModel):
+    type: Annotated[
+        Literal[1, 2], BeforeValidator(_to_int), Field(description="1 equal grid, 2 main + subs")
+    ] = 1
+    user_id: Annotated[
+        OptionalId, Field(description='main user of type 2; default (or "") the first joined')
+    ] = ""
+    media_type: Annotated[
+        Literal[2], BeforeValidator(_to_int), Field(description="2: screen share > camera > whiteboard")
+    ] = 2
+    media_count: Annotated[int, Field(ge=1, le=9, description="most video tiles"), ToInt] = 9
+    crop_mode: CropMode = 2
+
+
+class InitRequest(ContractModel):
+    app_id: AppId
+    group_id: GroupId
+    file_name: Annotated[
+        str,
+        Field(max_length=200, description="without extension; default the record_id; sanitised"),
+        CleanText,
+    ] = ""
+    file_type: Annotated[Literal[0, 1], BeforeValidator(_to_int), Field(description="0 MP4, 1 MP3")] = 0
+    file_duration: Annotated[int, Field(ge=15, le=300, description="segment length in minutes"), ToInt] = 60
+    width: Annotated[int, Field(ge=1, le=1920, description="canvas width"), ToInt] = 1920
+    height: Annotated[int, Field(ge=1, le=1080, description="canvas height"), ToInt] = 1080
+    record_mode: Annotated[Literal[0], BeforeValidator(_to_int), Field(description="0 mixed recording")] = 0
+    frame_rate: Annotated[int, Field(ge=1, le=30), ToInt] = 30
+    timeout: Annotated[
+        int, Field(ge=5, le=1800, description="seconds without media or command → finish"), ToInt
+    ] = 600
+    auto: Annotated[AutoRequest | None, Field(description="present (even {}) → automatic recording")] = None
+    seq: Seq = ""
+
+
+class RecordRequest(ContractModel):
+    app_id: AppId
+    record_id: RecordId
+
+
+class AudioItem(ContractModel):
+    user_id: Id
+    media_id: Id
+    media_type: Annotated[Literal[1], BeforeValidator(_to_int), Field(description="1 audio")] = 1
+
+
+class VideoItem(ContractModel):
+    user_id: Id
+    media_id: Id
+    media_type: Annotated[
+        Literal[0, 2, 3], BeforeValidator(_to_int), Field(description="0 screen, 2 camera, 3 whiteboard")
+    ]
+    x: Annotated[int, Field(ge=0, le=1920), ToInt] = 0
+    y: Annotated[int, Field(ge=0, le=1080), ToInt] = 0
+    w: Annotated[int, Field(ge=1, le=1920), ToInt] = 320
+    h: Annotated[int, Field(ge=1, le=1080), ToInt] = 240
+    crop_mode: CropMode = 1
+
+
+class LayoutRequest(ContractModel):
+    app_id: AppId
+    record_id: RecordId
+    seq: Seq = ""
+    audio_list: list[AudioItem] = Field(default_factory=list, description="audio streams mixed")
+    video_list: list[VideoItem] = Field(default_factory=list, description="tiles, drawn in list order")
+
+
+def _record_list(value: Any) -> Any:
+    """Form bodies send record_list repeated or as a JSON array string; one plain string is one id."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise PydanticCustomError("json_array", "must be an array of record_id") from None
+        return [value]
+    return value
+
+
+class DeleteRequest(ContractModel):
+    mode: Annotated[
+        Literal[1, 2], BeforeValidator(_to_int), Field(description="1 files and task records, 2 files only")
+    ] = 2
+    app_id: AppId
+    record_list: Annotated[list[RecordId], BeforeValidator(_record_list), Field(max_length=1000)]
+
+
+class PublishRequest(ContractModel):
+    app_id: AppId
+    group_id: GroupId
+    user_id: Id
+    media_type: Annotated[
+        Literal[0, 1, 2, 3],
+        BeforeValidator(_to_int),
+        Field(description="0 screen, 1 audio, 2 camera, 3 whiteboard"),
+    ]
+    media_id: Id
+    url: Annotated[
+        str, Field(min_length=1, max_length=4096, description="where the stream can be pulled"), CleanText
+    ]
+
+
+class UnpublishRequest(ContractModel):
+    app_id: AppId
+    group_id: GroupId
+    user_id: Id
+    media_type: Annotated[Literal[0, 1, 2, 3], BeforeValidator(_to_int)]
+    media_id: Id
+
+
+class TaskListQuery(QueryModel):
+    app_id: AppId
+    record_id: RecordId | None = None
+    group_id: GroupId | None = None
+    status: Annotated[Literal[-1, 1, 2, 3, 4, 5, 6], BeforeValidator(_to_int)] | None = None
+    start_time: (
+        Annotated[
+            str,
+            Field(description="tasks started at or after: YYYY-MM-DD HH:MM:SS, ISO 8601 or Unix s"),
+            CleanText,
+        ]
+        | None
+    ) = None
+    stop_time: (
+        Annotated[str, Field(description="tasks stopped at or before (same forms)"), CleanText] | None
+    ) = None
+    page: Page = 1
+    page_size: Annotated[int, Field(ge=1, le=500), ToInt] = 50
+
+
+class FileUrlQuery(QueryModel):
+    app_id: AppId
+    record_id: RecordId
+    page: Page = 1
+
+
+class StreamListQuery(QueryModel):
+    app_id: AppId
+    group_id: GroupId
+
+
+# ---- replies -------------------------------------------------------------------------------------
+
+
+class ErrorReply(BaseModel):
+    """Every failure: business errors with HTTP 200, unknown paths 404, wrong methods 405."""
+
+    code: int = Field(description="an error code of the contract")
+    msg: str = Field(description="the reason, naming the offending field")
+
+
+class OkReply(BaseModel):
+    code: Literal[0] = 0
+    msg: str = "OK"
+
+
+class AccessTokenResult(BaseModel):
+    timeout: int = Field(description="seconds until the access_token expires")
+    access_token: str = Field(description="32 hex characters; send it as the Authorization header")
+
+
+class AccessTokenReply(OkReply):
+    result: AccessTokenResult
+
+
+class InitReply(OkReply):
+    id: int = 8194
+    seq: str
+    record_id: str
+
+
+class LayoutReply(OkReply):
+    seq: str
+    record_id: str
+
+
+class RecordReply(OkReply):
+    record_id: str
+
+
+class FinishReply(OkReply):
+    record_id: str
+    media_duration: int = Field(description="seconds of media recorded, pauses excluded")
+    record_duration: int = Field(description="seconds from recording start to finish")
+    flow: int = Field(description="kilobytes pulled from the sources")
+
+
+class TaskItem(BaseModel):
+    record_id: str
+    record_mode: int
+    group_id: str
+    start_time: str | None = Field(description="YYYY-MM-DD HH:MM:SS; null before the recording started")
+    stop_time: str | None = Field(description="YYYY-MM-DD HH:MM:SS; null until finished")
+    status: int = Field(
+        description="1 init, 2 recording, 3 queued, 4 encoding, 5 uploading, 6 done, -1 error"
+    )
+    file_size: int = Field(description="bytes of all segment files")
+    paused: bool
+
+
+class TaskListReply(OkReply):
+    total_num: int
+    record_list: list[TaskItem]
+
+
+class FileItem(BaseModel):
+    url: str = Field(description="signed, expiring; a plain HTTP GET with Range support fetches it")
+    md5: str = Field(description="hex md5 of the whole file")
+    file_name: str = Field(description="with extension, e.g. class1_0001.mp4")
+    extent: str = Field(description='JSON: {"index","size","duration","start_time"}')
+
+
+class FileUrlReply(OkReply):
+    total_num: int = Field(description="files of the task (all pages)")
+    page: int
+    data_list: list[FileItem]
+
+
+class DeleteReply(OkReply):
+    msg: str = "ok"
+
+
+class StreamItem(BaseModel):
+    user_id: str
+    media_type: int
+    media_id: str
+    url: str
+    publish_time: str
+
+
+class StreamListReply(OkReply):
+    total_num: int
+    stream_list: list[StreamItem]

@@ -1,0 +1,44 @@
+"""Times of replies (`YYYY-MM-DD HH:MM:SS` in the configured zone) and of filters (that, ISO 8601, Unix s)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from cloudrec.errors import ParamError
+
+REPLY_FORMAT = "%Y-%m-%d %H:%M:%S"
+_UNIX = re.compile(r"[+-]?\d{1,15}(\.\d+)?")
+
+
+@lru_cache(maxsize=16)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def format_time(ts: float | None, tz: ZoneInfo) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz).strftime(REPLY_FORMAT)
+
+
+def parse_time(value: str, tz: ZoneInfo, field: str) -> float:
+    """Unix seconds of `value`: Unix seconds, or a date-time (naive ones are in `tz`)."""
+    text = value.strip()
+    if _UNIX.fullmatch(text):
+        return float(text)
+    try:
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=tz)
+        ts = dt.timestamp()
+    except (ValueError, OverflowError):
+        raise ParamError(
+            f"{field} must be a time: YYYY-MM-DD HH:MM:SS, ISO 8601 or Unix seconds, got {value[:40]!r}"
+        ) from None
+    if not math.isfinite(ts):
+        raise ParamError(f"{field} is out of range")
+    return ts

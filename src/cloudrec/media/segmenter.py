@@ -1,0 +1,178 @@
+"""Segment files: fragmented MP4 or MP3, a new file every N output ticks, closed in the background."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import av
+import av.container
+from av.audio.stream import AudioStream
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+
+from cloudrec.media.encoder import add_audio_stream, add_video_stream, encode_audio, encode_video
+from cloudrec.media.mixer import SAMPLE_RATE, Samples
+from cloudrec.recorder.spec import FileType, SegmentInfo
+
+log = logging.getLogger(__name__)
+
+# Fragmented MP4: a killed recorder leaves a file playable up to its last fragment (one a second).
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
+
+
+def file_md5(path: str) -> str:
+    digest = hashlib.md5()  # noqa: S324 - a checksum for the contract, not security
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What the segments contain."""
+
+    file_type: FileType
+    width: int
+    height: int
+    frame_rate: int
+    preset: str = "veryfast"
+    crf: int = 23
+    audio_bit_rate: int = 128_000
+
+
+def tick_samples(tick: int, frame_rate: int) -> int:
+    """Audio samples before output tick `tick` (exact, also for rates that do not divide 48000)."""
+    return tick * SAMPLE_RATE // frame_rate
+
+
+class _Segment:
+    """One open segment file with its own encoders (so its first frame is a keyframe)."""
+
+    def __init__(self, fmt: OutputFormat, path: str, index: int, first_tick: int) -> None:
+        self.fmt = fmt
+        self.path = path
+        self.index = index
+        self.first_tick = first_tick
+        self.last_tick = first_tick - 1
+        self.start_time = time.time()
+        self.video_frames = 0
+        if fmt.file_type == FileType.MP3:
+            self.container = av.open(path, "w", format="mp3")
+            self.video: VideoStream | None = None
+            self.audio: AudioStream = add_audio_stream(self.container, "libmp3lame", fmt.audio_bit_rate)
+        else:
+            self.container = av.open(path, "w", format="mp4", options=MP4_OPTIONS)
+            self.video = add_video_stream(
+                self.container, fmt.width, fmt.height, fmt.frame_rate, preset=fmt.preset, crf=fmt.crf
+            )
+            self.audio = add_audio_stream(self.container, "aac", fmt.audio_bit_rate)
+        self._base_samples = tick_samples(first_tick, fmt.frame_rate)
+
+    def write(self, tick: int, video: VideoFrame | None, audio: Samples) -> None:
+        rate = self.fmt.frame_rate
+        if video is not None and self.video is not None:
+            encode_video(
+                self.container, self.video, video, tick - self.first_tick, keyframe=self.video_frames == 0
+            )
+            self.video_frames += 1
+        encode_audio(self.container, self.audio, audio, tick_samples(tick, rate) - self._base_samples)
+        self.last_tick = tick
+
+    def close(self) -> SegmentInfo:
+        """Flush the encoders, close the file, and describe it (size, md5, media duration)."""
+        try:
+            if self.video is not None:
+                encode_video(self.container, self.video, None)
+            encode_audio(self.container, self.audio, None)
+        finally:
+            self.container.close()
+        duration = (self.last_tick + 1 - self.first_tick) / self.fmt.frame_rate
+        info = SegmentInfo(
+            index=self.index,
+            name=os.path.basename(self.path),
+            path=self.path,
+            size=os.path.getsize(self.path),
+            md5=file_md5(self.path),
+            duration=duration,
+            start_time=self.start_time,
+        )
+        log.info("segment %s closed: %.3f s, %d bytes", info.name, info.duration, info.size)
+        return info
+
+
+class Segmenter:
+    """Writes output ticks into `<file_name>_<NNNN>.<ext>` files of `segment_ticks` ticks each.
+
+    Segment k holds ticks [k*segment_ticks, (k+1)*segment_ticks) of the output timeline; timestamps in
+    each file start at 0. Closing a segment (encoder flush, trailer, md5) runs on a worker thread so
+    that the recording loop keeps its pace; `collect` returns the closed segments in order.
+    Numbering starts at 0001 and skips names already present in `work_dir` (a restarted recorder
+    never overwrites a file).
+    """
+
+    def __init__(self, fmt: OutputFormat, work_dir: str, file_name: str, segment_ticks: int) -> None:
+        self.fmt = fmt
+        self.work_dir = work_dir
+        self.file_name = file_name
+        self.segment_ticks = max(1, segment_ticks)
+        self.ext = "mp3" if fmt.file_type == FileType.MP3 else "mp4"
+        self._current: _Segment | None = None
+        self._next_index = 1
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-close")
+        self._closing: deque[Future[SegmentInfo]] = deque()
+        os.makedirs(work_dir, exist_ok=True)
+
+    def _new_path(self) -> tuple[str, int]:
+        while True:
+            index = self._next_index
+            self._next_index += 1
+            path = os.path.join(self.work_dir, f"{self.file_name}_{index:04d}.{self.ext}")
+            if not os.path.exists(path):
+                return path, index
+            log.warning("segment %s exists already: skipping its number", path)
+
+    def write(self, tick: int, video: VideoFrame | None, audio: Samples) -> None:
+        """Write output tick `tick` (its video frame, if any, and exactly its audio samples)."""
+        seg_start = tick - tick % self.segment_ticks
+        current = self._current
+        if current is not None and current.first_tick != seg_start:
+            self._closing.append(self._closer.submit(current.close))
+            current = self._current = None
+        if current is None:
+            path, index = self._new_path()
+            current = self._current = _Segment(self.fmt, path, index, seg_start)
+            log.info("segment %s opened at tick %d", os.path.basename(path), seg_start)
+        current.write(tick, video, audio)
+
+    def collect(self) -> list[SegmentInfo]:
+        """Segments closed since the last call, in order (raises if closing one failed)."""
+        done: list[SegmentInfo] = []
+        while self._closing and self._closing[0].done():
+            done.append(self._closing.popleft().result())
+        return done
+
+    def close(self, on_closed: Callable[[SegmentInfo], None]) -> None:
+        """Close the open segment and wait for every pending close, passing each segment not yet
+        collected to `on_closed` in order; then raise the first error, if closing one failed."""
+        if self._current is not None:
+            self._closing.append(self._closer.submit(self._current.close))
+            self._current = None
+        error: BaseException | None = None
+        while self._closing:
+            future = self._closing.popleft()
+            try:
+                on_closed(future.result())
+            except Exception as exc:  # noqa: BLE001 - close the others, then report the first error
+                log.exception("closing a segment failed")
+                error = error or exc
+        self._closer.shutdown(wait=True)
+        if error is not None:
+            raise error

@@ -1,0 +1,232 @@
+"""One pulled URL: open with timeouts, demux and decode in a thread, pace, reconnect, count bytes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from fractions import Fraction
+
+import av
+import av.container
+import numpy as np
+from av.audio.frame import AudioFrame
+from av.audio.resampler import AudioResampler
+from av.video.frame import VideoFrame
+
+from cloudrec.media.mixer import SAMPLE_RATE, JitterBuffer, Samples
+
+log = logging.getLogger(__name__)
+
+# Demuxer options for live pulls: probe little, so a stream starts within a second or two.
+OPEN_OPTIONS = {"analyzeduration": "1500000", "probesize": "2000000"}
+
+
+class _Pacer:
+    """Releases packets no faster than their timestamps ("-re"), so that files and HLS segments,
+    which arrive in bursts, play in real time. Live streams arrive in time and are not delayed.
+    A timestamp jump (more than `max_ahead` early or `max_behind` late) restarts the reference."""
+
+    slack = 0.04
+
+    def __init__(self, stop: threading.Event, max_ahead: float = 2.0, max_behind: float = 1.0) -> None:
+        self._stop = stop
+        self._max_ahead = max_ahead
+        self._max_behind = max_behind
+        self._base_media = 0.0
+        self._base_wall = 0.0
+        self._started = False
+
+    def wait(self, media_time: float) -> None:
+        now = time.monotonic()
+        if not self._started:
+            self._started = True
+            self._base_media, self._base_wall = media_time, now
+            return
+        delay = self._base_wall + (media_time - self._base_media) - now
+        if delay > self._max_ahead or delay < -self._max_behind:
+            self._base_media, self._base_wall = media_time, now
+        elif delay > 0.25:
+            self._stop.wait(delay)
+        elif delay > self.slack:  # a plain sleep is cheaper than an Event wait; waking up for every
+            time.sleep(delay)  # packet costs too, so packets may go up to `slack` early
+
+
+
+class Source:
+    """A pulled stream: the latest decoded video frame and a jitter buffer of 48 kHz stereo audio.
+
+    A daemon thread opens the URL (open and read timeouts, so an unpublished stream never hangs it),
+    picks the first video and the first audio stream by type, decodes what is wanted (`want_video`,
+    `want_audio` may change at any time), and reconnects with exponential backoff when the stream
+    fails or ends. `bytes_read` counts the sizes of all demuxed packets.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        want_video: bool,
+        want_audio: bool,
+        open_timeout: float = 5.0,
+        read_timeout: float = 5.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self.url = url
+        self.want_video = want_video
+        self.want_audio = want_audio
+        self.audio = JitterBuffer()
+        self._open_timeout = open_timeout
+        self._read_timeout = read_timeout
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._video: tuple[VideoFrame, int] | None = None
+        self._video_seq = 0
+        self._media_count = 0
+        self._bytes = 0
+        self._live = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"source {url}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Ask the thread to stop; it leaves within the read timeout and closes its container."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def bytes_read(self) -> int:
+        return self._bytes
+
+    @property
+    def live(self) -> bool:
+        """Connected and delivering decoded media."""
+        return self._live
+
+    @property
+    def media_count(self) -> int:
+        """How many frames (video or audio) were decoded so far: grows while media flows."""
+        return self._media_count
+
+    def latest_video(self) -> tuple[VideoFrame, int] | None:
+        """The newest decoded video frame and its sequence number, None without live video."""
+        return self._video
+
+    # ---- the thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self._backoff_initial
+        while not self._stop.is_set():
+            delivered = False
+            try:
+                container = av.open(
+                    self.url, "r", options=OPEN_OPTIONS, timeout=(self._open_timeout, self._read_timeout)
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure to open means "try again later"
+                log.info("source %s: open failed: %s", self.url, exc)
+            else:
+                try:
+                    delivered = self._pull(container)
+                    log.info("source %s: stream ended", self.url)
+                except Exception as exc:  # noqa: BLE001 - a broken stream is reconnected, never fatal
+                    log.info("source %s: stream failed: %s", self.url, exc)
+                finally:
+                    self._offline()
+                    try:
+                        container.close()
+                    except Exception:  # noqa: BLE001
+                        log.debug("source %s: close failed", self.url, exc_info=True)
+            if delivered:
+                delay = self._backoff_initial
+            if self._stop.wait(delay):
+                break
+            delay = min(self._backoff_max, delay * 2)
+
+    def _offline(self) -> None:
+        self._live = False
+        self._video = None
+
+    def _pull(self, container: av.container.InputContainer) -> bool:
+        vstream = container.streams.video[0] if container.streams.video else None
+        astream = container.streams.audio[0] if container.streams.audio else None
+        log.info(
+            "source %s: opened (%s video, %s audio)",
+            self.url,
+            vstream.codec_context.name if vstream else "no",
+            astream.codec_context.name if astream else "no",
+        )
+        if vstream is None and astream is None:
+            return False
+        vbase = float(vstream.time_base or 0) if vstream else 0.0
+        abase = float(astream.time_base or 0) if astream else 0.0
+        resampler = AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
+        pacer = _Pacer(self._stop)
+        delivered = False
+        for packet in container.demux():
+            if self._stop.is_set():
+                break
+            self._bytes += packet.size
+            stream = packet.stream
+            if stream is vstream:
+                if not self.want_video:
+                    self._video = None
+                    continue
+            elif stream is astream:
+                if not self.want_audio:
+                    continue
+            else:
+                continue
+            stamp = packet.dts if packet.dts is not None else packet.pts
+            if stamp is not None:
+                pacer.wait(stamp * (vbase if stream is vstream else abase))
+            for frame in packet.decode():
+                if isinstance(frame, VideoFrame):
+                    self._video_seq += 1
+                    self._video = (frame, self._video_seq)
+                elif isinstance(frame, AudioFrame):
+                    resampler = self._push_audio(resampler, frame)
+                else:
+                    continue
+                self._media_count += 1
+                self._live = True
+                delivered = True
+        return delivered
+
+    def _push_audio(self, resampler: AudioResampler, frame: AudioFrame) -> AudioResampler:
+        samples = fast_s16(frame)
+        if samples is not None:
+            self.audio.push(samples)
+            return resampler
+        frame.pts = None  # the pipeline's clock times the audio; source stamps only confuse the filter
+        frame.time_base = Fraction(1, frame.sample_rate)
+        try:
+            out = resampler.resample(frame)
+        except ValueError:  # the input format changed mid-stream: start a new resampler
+            resampler = AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
+            out = resampler.resample(frame)
+        for chunk in out:
+            data = np.frombuffer(chunk.planes[0], dtype=np.int16, count=chunk.samples * 2)
+            self.audio.push(data.reshape(-1, 2).copy())
+        return resampler
+
+
+def fast_s16(frame: AudioFrame) -> Samples | None:
+    """48 kHz float planar mono/stereo (what AAC and Opus decoders give) as stereo s16, in numpy;
+    None for anything else (which goes through the resampler)."""
+    channels = frame.layout.nb_channels
+    if frame.sample_rate != SAMPLE_RATE or frame.format.name != "fltp" or channels not in (1, 2):
+        return None
+    n = frame.samples
+    left = np.frombuffer(frame.planes[0], dtype=np.float32, count=n)
+    right = np.frombuffer(frame.planes[1], dtype=np.float32, count=n) if channels == 2 else left
+    out = np.empty((n, 2), dtype=np.float32)
+    out[:, 0] = left
+    out[:, 1] = right
+    np.multiply(out, 32767.0, out=out)
+    np.clip(out, -32768.0, 32767.0, out=out)
+    return out.astype(np.int16)

@@ -1,0 +1,83 @@
+"""Reading tasks: the filtered, paged task list (newest first) and the pages of download links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from cloudrec.context import AppContext
+from cloudrec.db.models import File, Task
+from cloudrec.errors import FileReadError
+from cloudrec.recorder.spec import TaskStatus
+from cloudrec.tasks.service import get_task
+
+FILES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    record_id: str | None = None
+    group_id: str | None = None
+    status: int | None = None
+    started_from: float | None = None  # tasks whose recording started at or after (Unix seconds)
+    stopped_until: float | None = None  # tasks stopped at or before (Unix seconds)
+
+
+def list_tasks(
+    session: Session, app_id: str, flt: TaskFilter, page: int, page_size: int
+) -> tuple[int, Sequence[Task]]:
+    """(total matching, the tasks of page `page`), newest first."""
+    conds: list[ColumnElement[bool]] = [Task.app_id == app_id]
+    if flt.record_id is not None:
+        conds.append(Task.record_id == flt.record_id)
+    if flt.group_id is not None:
+        conds.append(Task.group_id == flt.group_id)
+    if flt.status is not None:
+        conds.append(Task.status == flt.status)
+    if flt.started_from is not None:
+        conds.append(Task.start_time >= flt.started_from)
+    if flt.stopped_until is not None:
+        conds.append(Task.stop_time <= flt.stopped_until)
+    total = session.scalar(select(func.count()).select_from(Task).where(*conds)) or 0
+    rows = session.scalars(
+        select(Task)
+        .where(*conds)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return total, rows
+
+
+@dataclass(frozen=True)
+class FileLink:
+    file: File
+    url: str
+
+
+def file_links(
+    ctx: AppContext, session: Session, app_id: str, record_id: str, page: int
+) -> tuple[int, list[FileLink]]:
+    """(number of files, signed links of page `page`); only for a done task or a failed one with files."""
+    task = get_task(session, app_id, record_id)
+    if task.files_deleted:
+        raise FileReadError(f"record_id {record_id!r}: its files were deleted")
+    stored: list[ColumnElement[Any]] = [File.task_id == task.id, File.stored.is_(True)]
+    total = session.scalar(select(func.count()).select_from(File).where(*stored)) or 0
+    ready = task.status == TaskStatus.DONE or (task.status == TaskStatus.ERROR and total > 0)
+    if not ready:
+        why = "failed without files" if task.status == TaskStatus.ERROR else f"is in status {task.status}"
+        raise FileReadError(f"record_id {record_id!r}: no files to download yet, the task {why}")
+    rows = session.scalars(
+        select(File)
+        .where(*stored)
+        .order_by(File.index)
+        .offset((page - 1) * FILES_PER_PAGE)
+        .limit(FILES_PER_PAGE)
+    ).all()
+    ttl = ctx.settings.download_url_ttl_s
+    return total, [FileLink(f, ctx.storage.url(f.storage_key, f.name, ttl)) for f in rows]

@@ -1,0 +1,379 @@
+"""The lifecycle of a task: init, set layout, suspend, resume, finish (state stored first, then the host)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy.orm import Session
+
+from cloudrec.context import AppContext
+from cloudrec.db.models import App, Task
+from cloudrec.errors import (
+    AutoNoLayout,
+    AutoTaskExists,
+    CapacityError,
+    CloudrecError,
+    Code,
+    NoDiskSpace,
+    NotRecording,
+    ParamError,
+    TaskNotFound,
+    TaskSuspended,
+)
+from cloudrec.groups.registry import GroupRegistry
+from cloudrec.recorder.build import build_spec
+from cloudrec.recorder.spec import AutoSpec, Finish, Layout, Resume, SetLayout, Suspend, TaskStatus
+from cloudrec.tasks.locks import process_locks
+from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_file_name
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (TaskStatus.INIT, TaskStatus.RECORDING)  # a recorder runs the task and takes commands
+UNFINISHED = (*ACTIVE, TaskStatus.QUEUED, TaskStatus.ENCODING, TaskStatus.UPLOADING)
+FINAL = (TaskStatus.DONE, TaskStatus.ERROR)
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """The settings of a new task (init), already validated against the contract's ranges."""
+
+    group_id: str
+    file_name: str | None = None
+    file_type: int = 0
+    file_duration: int = 60
+    width: int = 1920
+    height: int = 1080
+    record_mode: int = 0
+    frame_rate: int = 30
+    timeout: int = 600
+    auto: AutoSpec | None = None
+    seq: str = ""
+
+
+@dataclass(frozen=True)
+class FinishFigures:
+    media_duration: int  # seconds of media recorded, pauses excluded
+    record_duration: int  # seconds from recording start to finish
+    flow: int  # kilobytes pulled from the sources
+
+
+def layout_to_json(layout: Layout) -> dict[str, Any]:
+    """The stored form of a layout (read back by `recorder.build.layout_from_json`)."""
+    return {
+        "video": [
+            {
+                "user_id": t.user_id,
+                "media_id": t.media_id,
+                "media_type": int(t.media_type),
+                "x": t.x,
+                "y": t.y,
+                "w": t.w,
+                "h": t.h,
+                "crop_mode": int(t.crop_mode),
+            }
+            for t in layout.video
+        ],
+        "audio": [
+            {"user_id": a.user_id, "media_id": a.media_id, "media_type": int(a.media_type)}
+            for a in layout.audio
+        ],
+    }
+
+
+def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
+    """The stored form of `auto` (read back by `recorder.build.auto_from_json`)."""
+    return {
+        "type": auto.type,
+        "user_id": auto.user_id,
+        "media_type": auto.media_type,
+        "media_count": auto.media_count,
+        "crop_mode": int(auto.crop_mode),
+    }
+
+
+def get_task(session: Session, app_id: str, record_id: str) -> Task:
+    """The task `record_id` of app `app_id`; a task of another app does not exist for this one."""
+    task = session.scalar(select(Task).where(Task.app_id == app_id, Task.record_id == record_id))
+    if task is None:
+        raise TaskNotFound(f"record_id {record_id!r}: no such task")
+    return task
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+class TaskService:
+    """Changes tasks of the database and tells the recorder host; one instance per request."""
+
+    def __init__(self, ctx: AppContext, session: Session) -> None:
+        self.ctx = ctx
+        self.session = session
+
+    def _now(self) -> float:
+        return self.ctx.clock.time()
+
+    def _apply(self, stmt: Update) -> int:
+        """Run a conditional UPDATE (the condition guards against concurrent changes) and commit."""
+        count = _rowcount(self.session.execute(stmt, execution_options={"synchronize_session": False}))
+        self.session.commit()
+        return count
+
+    def _reload(self, task: Task) -> Task:
+        self.session.refresh(task)
+        return task
+
+    # ---- init -------------------------------------------------------------------------------
+
+    def create(self, app_id: str, opts: TaskOptions) -> Task:
+        """Store a new task and start its recorder (auto → status 2 at once, manual → 1)."""
+        file_name = sanitize_file_name(opts.file_name or "")
+        if len(file_name.encode()) > MAX_FILE_NAME_BYTES:
+            raise ParamError(f"file_name is too long: at most {MAX_FILE_NAME_BYTES} bytes of UTF-8")
+        auto_lock = process_locks.hold(("auto", app_id, opts.group_id)) if opts.auto else nullcontext()
+        with auto_lock:
+            if opts.auto is not None:
+                self._check_no_auto_task(app_id, opts.group_id)
+            self._check_disk()
+            if self.ctx.host.free_slots() <= 0:
+                raise CapacityError(
+                    "no recorder capacity left: every recording slot of this server is in use"
+                )
+            now = self._now()
+            record_id = new_record_id(now)
+            task = Task(
+                record_id=record_id,
+                app_id=app_id,
+                group_id=opts.group_id,
+                seq=opts.seq,
+                file_name=file_name or record_id,
+                file_type=opts.file_type,
+                file_duration=opts.file_duration,
+                width=opts.width,
+                height=opts.height,
+                record_mode=opts.record_mode,
+                frame_rate=opts.frame_rate,
+                timeout=opts.timeout,
+                auto=auto_to_json(opts.auto) if opts.auto is not None else None,
+                layout=None,
+                status=int(TaskStatus.RECORDING if opts.auto is not None else TaskStatus.INIT),
+                paused=False,
+                error="",
+                host_id="",
+                created_at=now,
+                start_time=now if opts.auto is not None else None,
+                media_duration=0.0,
+                record_duration=0.0,
+                flow_bytes=0,
+                file_size=0,
+                files_deleted=False,
+            )
+            self.session.add(task)
+            self.session.commit()
+        self._start(task)
+        log.info("task %s created: app %s, group %s, %s", record_id, app_id, opts.group_id, _kind(task))
+        return task
+
+    def _check_no_auto_task(self, app_id: str, group_id: str) -> None:
+        # PostgreSQL: the app row lock serialises concurrent inits of several server processes.
+        self.session.execute(select(App.app_id).where(App.app_id == app_id).with_for_update())
+        active = self.session.execute(
+            select(Task.record_id, Task.auto).where(
+                Task.app_id == app_id,
+                Task.group_id == group_id,
+                Task.status.in_([int(s) for s in ACTIVE]),
+            )
+        )
+        # In Python: a JSON column stores None as JSON null, which SQL's IS NULL does not see.
+        autos = [record_id for record_id, auto in active if auto is not None]
+        if autos:
+            raise AutoTaskExists(f"group {group_id!r} already has an automatic recording task: {autos[0]}")
+
+    def _check_disk(self) -> None:
+        settings = self.ctx.settings
+        free = shutil.disk_usage(settings.data_dir).free
+        if free < settings.min_free_disk_mb * 1024 * 1024:
+            raise NoDiskSpace(
+                f"not enough free disk space: {free // (1024 * 1024)} MiB free, "
+                f"{settings.min_free_disk_mb} MiB required"
+            )
+
+    def _start(self, task: Task) -> None:
+        streams = GroupRegistry(self.ctx, self.session).stream_infos(task.app_id, task.group_id)
+        spec = build_spec(task, streams, self.ctx.settings)
+        try:
+            self.ctx.host.start(spec)
+        except CapacityError:
+            # The client gets no record_id: a task it can never refer to must not linger.
+            self.session.delete(task)
+            self.session.commit()
+            raise
+        except Exception as exc:
+            log.exception("recorder of task %s could not be started", task.record_id)
+            self._apply(
+                update(Task)
+                .where(Task.id == task.id)
+                .values(
+                    status=int(TaskStatus.ERROR),
+                    error=f"recorder could not be started: {type(exc).__name__}",
+                    stop_time=self._now(),
+                    done_time=self._now(),
+                )
+            )
+            raise CloudrecError("the recorder could not be started", Code.INTERNAL) from exc
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    def set_layout(self, app_id: str, record_id: str, layout: Layout) -> Task:
+        """Replace the whole layout; the first layout of a manual task starts its recording (1 → 2)."""
+        task = get_task(self.session, app_id, record_id)
+        self._check_layout_allowed(task)
+        changed = self._apply(
+            update(Task)
+            .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]), Task.paused.is_(False))
+            .values(
+                layout=layout_to_json(layout),
+                status=int(TaskStatus.RECORDING),
+                start_time=func.coalesce(Task.start_time, self._now()),
+            )
+        )
+        task = self._reload(task)
+        if not changed:  # suspended or finished meanwhile
+            self._check_layout_allowed(task)
+            raise TaskNotFound(f"record_id {record_id!r}: the task changed meanwhile, try again")
+        self._command(task, SetLayout(layout))
+        return task
+
+    def _check_layout_allowed(self, task: Task) -> None:
+        if task.auto is not None:
+            raise AutoNoLayout(f"record_id {task.record_id!r} is an automatic recording: it takes no layout")
+        if task.status in ACTIVE and task.paused:
+            raise TaskSuspended(
+                f"record_id {task.record_id!r} is suspended: resume it before setting a layout"
+            )
+        if task.status not in ACTIVE:
+            raise TaskNotFound(
+                f"record_id {task.record_id!r} is not recording (status {task.status}): no layout can be set"
+            )
+
+    def suspend(self, app_id: str, record_id: str) -> Task:
+        task = get_task(self.session, app_id, record_id)
+        changed = task.status == TaskStatus.RECORDING and not task.paused
+        if changed:
+            changed = bool(
+                self._apply(
+                    update(Task)
+                    .where(
+                        Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(False)
+                    )
+                    .values(paused=True)
+                )
+            )
+        task = self._reload(task)
+        if not changed:
+            state = "suspended already" if task.paused else f"in status {task.status}"
+            raise NotRecording(
+                f"record_id {record_id!r} cannot be suspended: only a recording task can ({state})"
+            )
+        self._command(task, Suspend())
+        return task
+
+    def resume(self, app_id: str, record_id: str) -> Task:
+        task = get_task(self.session, app_id, record_id)
+        changed = task.status == TaskStatus.RECORDING and task.paused
+        if changed:
+            changed = bool(
+                self._apply(
+                    update(Task)
+                    .where(
+                        Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(True)
+                    )
+                    .values(paused=False)
+                )
+            )
+        task = self._reload(task)
+        if not changed:
+            raise ParamError(f"record_id {record_id!r} is not suspended: nothing to resume")
+        self._command(task, Resume())
+        return task
+
+    def _command(self, task: Task, cmd: SetLayout | Suspend | Resume) -> None:
+        if not self.ctx.host.command(task.record_id, cmd):
+            # The recorder ended meanwhile (timeout, failure): its end reaches the database by itself.
+            log.warning(
+                "task %s: %s not delivered, its recorder is not running", task.record_id, type(cmd).__name__
+            )
+
+    # ---- finish -----------------------------------------------------------------------------
+
+    def finish(self, app_id: str, record_id: str) -> tuple[Task, FinishFigures]:
+        """Stop the recording (status 3, on to 6 by the recorder); idempotent, same figures every time."""
+        task = get_task(self.session, app_id, record_id)
+        stopped = False
+        if task.status in ACTIVE:
+            stopped = bool(
+                self._apply(
+                    update(Task)
+                    .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]))
+                    .values(status=int(TaskStatus.QUEUED), stop_time=self._now(), paused=False)
+                )
+            )
+        task = self._reload(task)
+        figures = self._figures(task)
+        if stopped:
+            log.info("task %s finished by request", record_id)
+            if not self.ctx.host.command(record_id, Finish()):
+                self._end_unreachable(task)
+        return task, figures
+
+    def _figures(self, task: Task) -> FinishFigures:
+        """The figures of the first finish (computed from the database now), kept for later calls."""
+        if task.finish_media_duration is None:
+            start, stop = task.start_time, task.stop_time
+            record = max(0.0, stop - start) if start is not None and stop is not None else 0.0
+            self._apply(
+                update(Task)
+                .where(Task.id == task.id, Task.finish_media_duration.is_(None))
+                .values(
+                    finish_media_duration=round(task.media_duration),
+                    finish_record_duration=round(record),
+                    finish_flow_kb=task.flow_bytes // 1024,
+                )
+            )
+            task = self._reload(task)
+        return FinishFigures(
+            media_duration=task.finish_media_duration or 0,
+            record_duration=task.finish_record_duration or 0,
+            flow=task.finish_flow_kb or 0,
+        )
+
+    def _end_unreachable(self, task: Task) -> None:
+        """Finish did not reach a recorder: never leave the task queued (3) for ever."""
+        host = self.ctx.host
+        if task.record_id in host.running():
+            return  # its recorder has ended and the host reports that end (Finished/Failed) by itself
+        drain = getattr(getattr(host, "sink", None), "drain", None)
+        if callable(drain):
+            drain()  # progress the host already handed over (a recorder reaped just now) lands first
+        now = self._now()
+        ended = self._apply(
+            update(Task)
+            .where(Task.id == task.id, Task.status == int(TaskStatus.QUEUED))
+            .values(
+                status=int(TaskStatus.ERROR),
+                error="no recorder was running this task when it was finished; files recorded are kept",
+                done_time=now,
+            )
+        )
+        if ended:
+            log.warning("task %s: no recorder was running it; ended with the files it has", task.record_id)
+        self._reload(task)
+
+
+def _kind(task: Task) -> str:
+    return "automatic" if task.auto is not None else "manual"

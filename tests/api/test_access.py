@@ -1,0 +1,163 @@
+"""GET /access/token and the access_token of /v1 calls: every refusal has its code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from api.harness import LiveServer, ServerFactory, contract_json
+from cloudrec.auth import generate_token, hash_access_token
+from cloudrec.db.models import AccessToken
+
+# ---- GET /access/token --------------------------------------------------------------------------
+
+
+def test_header_form_gives_an_access_token(live_server: LiveServer) -> None:
+    dev_id, secret = live_server.add_developer()
+    with live_server.http() as c:
+        r = c.get("/access/token", headers={"Authorization": live_server.developer_token(dev_id, secret)})
+    assert r.status_code == 200
+    reply = contract_json(r)
+    assert reply["code"] == 0 and reply["msg"] == "OK"
+    assert re.fullmatch(r"[0-9a-f]{32}", reply["result"]["access_token"])
+    assert reply["result"]["timeout"] == live_server.settings.access_token_ttl_s
+
+
+def test_query_form_gives_an_access_token(live_server: LiveServer) -> None:
+    dev_id, secret = live_server.add_developer()
+    token = generate_token(dev_id, secret, now=live_server.clock.time())
+    with live_server.http() as c:
+        reply = contract_json(c.get("/access/token", params={"dev_id": dev_id, "token": token}))
+    assert reply["code"] == 0
+    assert re.fullmatch(r"[0-9a-f]{32}", reply["result"]["access_token"])
+
+
+def test_only_a_hash_of_the_access_token_is_stored(live_server: LiveServer) -> None:
+    dev_id, secret = live_server.add_developer()
+    token = live_server.access_token(dev_id, secret)
+    with live_server.ctx.sessions() as s:
+        stored = s.scalars(select(AccessToken.token_hash).where(AccessToken.dev_id == dev_id)).all()
+    assert stored == [hash_access_token(token)]
+    assert token not in stored
+
+
+def _refused(live_server: LiveServer, **request: object) -> dict[str, object]:
+    with live_server.http() as c:
+        r = c.get("/access/token", **request)  # type: ignore[arg-type]
+    assert r.status_code == 200
+    return contract_json(r)
+
+
+def test_forged_token_is_refused(live_server: LiveServer) -> None:
+    dev_id, _ = live_server.add_developer()
+    forged = generate_token(dev_id, "not-the-secret", now=live_server.clock.time())
+    reply = _refused(live_server, headers={"Authorization": f"{dev_id}.{forged}"})
+    assert reply["code"] == 6050030028
+
+
+def test_token_of_another_developer_is_refused(live_server: LiveServer) -> None:
+    dev_a, _ = live_server.add_developer()
+    dev_b, secret_b = live_server.add_developer()
+    token_b = generate_token(dev_b, secret_b, now=live_server.clock.time())
+    assert _refused(live_server, headers={"Authorization": f"{dev_a}.{token_b}"})["code"] == 6050030028
+    assert _refused(live_server, params={"dev_id": dev_a, "token": token_b})["code"] == 6050030028
+
+
+def test_tampered_token_is_refused(live_server: LiveServer) -> None:
+    dev_id, secret = live_server.add_developer()
+    expiry, nonce, sig = generate_token(dev_id, secret, now=live_server.clock.time()).split("-")
+    longer = f"{int(expiry) + 86400}-{nonce}-{sig}"  # a later expiry under the old signature
+    assert _refused(live_server, headers={"Authorization": f"{dev_id}.{longer}"})["code"] == 6050030028
+
+
+@pytest.mark.parametrize("value", ["nodot", "dev.", ".token", "garbage.garbage", "a.b.c"])
+def test_malformed_authorization_is_refused(live_server: LiveServer, value: str) -> None:
+    assert _refused(live_server, headers={"Authorization": value})["code"] == 6050030028
+
+
+def test_unknown_developer_is_refused(live_server: LiveServer) -> None:
+    token = generate_token("nobody", "secret", now=live_server.clock.time())
+    assert _refused(live_server, params={"dev_id": "nobody", "token": token})["code"] == 6050030028
+    assert _refused(live_server, params={"dev_id": "x\x00y", "token": token})["code"] == 6050030028
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({}, "dev_id"), ({"token": "t"}, "dev_id"), ({"dev_id": "d"}, "token")]
+)
+def test_missing_credentials_are_a_parameter_error(
+    live_server: LiveServer, params: dict[str, str], field: str
+) -> None:
+    reply = _refused(live_server, params=params)
+    assert reply["code"] == 6050030003
+    assert field in str(reply["msg"])
+
+
+def test_expired_developer_token_is_refused(server_factory: ServerFactory) -> None:
+    server = server_factory()
+    dev_id, secret = server.add_developer()
+    header = {"Authorization": server.developer_token(dev_id, secret, ttl_s=60)}
+    with server.http() as c:
+        server.clock.advance(59)
+        assert contract_json(c.get("/access/token", headers=header))["code"] == 0  # still valid
+        server.clock.advance(2)
+        reply = contract_json(c.get("/access/token", headers=header))
+    assert reply["code"] == 6050030028
+    assert "expired" in reply["msg"]
+
+
+# ---- the access_token of /v1 calls ----------------------------------------------------------------
+
+
+def test_missing_access_token_is_not_logged_in(live_server: LiveServer) -> None:
+    tenant = live_server.tenant()
+    with live_server.http() as c:
+        for r in (
+            c.post("/v1/record/init", json={"app_id": tenant.app_id, "group_id": "g"}),
+            c.get("/v1/record/task/list", params={"app_id": tenant.app_id}),
+            c.post("/v1/record/init", json={"app_id": tenant.app_id}, headers={"Authorization": ""}),
+        ):
+            assert r.status_code == 200
+            assert contract_json(r)["code"] == 6050030006
+
+
+def test_unknown_access_token_fails_authorisation(live_server: LiveServer) -> None:
+    tenant = live_server.tenant()
+    with live_server.http() as c:
+        r = c.get(
+            "/v1/record/task/list", params={"app_id": tenant.app_id}, headers={"Authorization": "0" * 32}
+        )
+    assert contract_json(r)["code"] == 6050030007
+
+
+def test_auth_is_checked_before_the_body(live_server: LiveServer) -> None:
+    with live_server.http() as c:
+        r = c.post("/v1/record/init", content=b"{not json", headers={"Authorization": "f" * 32})
+    assert contract_json(r)["code"] == 6050030007
+
+
+def test_bearer_prefix_is_accepted(live_server: LiveServer) -> None:
+    tenant = live_server.tenant()
+    with live_server.http() as c:
+        r = c.get(
+            "/v1/record/task/list",
+            params={"app_id": tenant.app_id},
+            headers={"Authorization": f"Bearer {tenant.access_token}"},
+        )
+    assert contract_json(r)["code"] == 0
+
+
+def test_expired_access_token_times_out(server_factory: ServerFactory) -> None:
+    server = server_factory(access_token_ttl_s=600)
+    tenant = server.tenant()
+    server.clock.advance(599)
+    assert tenant.get("/v1/record/task/list")["code"] == 0
+    server.clock.advance(1)
+    reply = tenant.get("/v1/record/task/list")
+    assert reply == {"code": 606000001, "msg": "access_token timeout"}
+    # a new access_token works again
+    fresh = server.access_token(tenant.dev_id, tenant.dev_secret)
+    with server.http() as c:
+        r = c.get("/v1/record/task/list", params={"app_id": tenant.app_id}, headers={"Authorization": fresh})
+    assert contract_json(r)["code"] == 0

@@ -1,0 +1,65 @@
+"""Fixtures shared by the whole suite.
+
+Databases: `CLOUDREC_TEST_DATABASE_URL` (PostgreSQL in CI) gives every server its own fresh schema,
+dropped at the end of the run; without it, every server gets its own SQLite file.
+Servers: real ones (production wiring, uvicorn on loopback, ManualClock) from `server_factory`;
+`live_server` is one shared by the API tests, and `tenant` a fresh developer + app on it per test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from api.harness import DatabaseFactory, LiveServer, ServerFactory, Tenant, start_server
+
+TEST_DATABASE_ENV = "CLOUDREC_TEST_DATABASE_URL"
+
+# ---- databases ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """`databases.new_url()`: an empty database (SQLite file, or PostgreSQL schema) per call."""
+    factory = DatabaseFactory(os.environ.get(TEST_DATABASE_ENV, ""), tmp_path_factory.mktemp("databases"))
+    factory.drop_all()  # leftovers of an interrupted run
+    yield factory
+    factory.drop_all()
+
+
+# ---- servers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def server_factory(
+    databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactory]:
+    """`server_factory(**settings)`: a new real server with its own database and data dir."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = start_server(tmp_path_factory.mktemp("server"), databases.new_url(), **overrides)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# Room for every recording the API tests leave running; the capacity tests lower it themselves.
+LIVE_SERVER_SETTINGS: dict[str, Any] = {"max_recordings": 64, "min_free_disk_mb": 1}
+
+
+@pytest.fixture(scope="session")
+def live_server(server_factory: ServerFactory) -> LiveServer:
+    """The server shared by the API tests (don't move its clock by more than an hour)."""
+    return server_factory(**LIVE_SERVER_SETTINGS)
+
+
+@pytest.fixture
+def tenant(live_server: LiveServer) -> Tenant:
+    """A new developer with one app and an access_token, on the shared server."""
+    return live_server.tenant()

@@ -1,0 +1,53 @@
+"""Fixtures of the end-to-end tests: a real media server, publishers, and a real cloudrec server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.mediaserver import MediaServer
+from support.publisher import Publisher, SpecFields
+from support.server import PublishFn, RunningServer, running_server
+
+# A "minute" of file_duration is 0.2 s here: file_duration 15 → 3 s segments; timeout 5 → 1 s.
+E2E_SETTINGS: dict[str, Any] = {
+    "time_unit_s": 0.2,
+    "timeout_scale": 0.2,
+    "source_open_timeout_s": 3.0,
+    "source_read_timeout_s": 1.0,
+    "max_recordings": 4,
+}
+
+
+@pytest.fixture(scope="session")
+def nms() -> Iterator[MediaServer]:
+    with MediaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    # The recordings run against the embedded default (SQLite); the API suite covers PostgreSQL too.
+    with running_server(tmp_path / "data", **E2E_SETTINGS) as srv:
+        yield srv
+
+
+@pytest.fixture
+def publish(nms: MediaServer, request: pytest.FixtureRequest) -> Iterator[PublishFn]:
+    """`publish(name, **spec)` starts a publisher into NMS and returns it and its HTTP-FLV pull URL."""
+    started: list[Publisher] = []
+
+    def _publish(name: str, **fields: Any) -> tuple[Publisher, str]:
+        stream = f"{request.node.name[:40]}-{name}".replace("[", "-").replace("]", "")
+        stream = "".join(c if c.isalnum() or c in "_-" else "_" for c in stream)
+        spec: SpecFields = {"size": (160, 120), "fps": 15, **fields}  # type: ignore[typeddict-item]
+        pub = Publisher(nms.rtmp_url("live", stream), **spec)
+        pub.start()
+        started.append(pub)
+        return pub, nms.flv_url("live", stream)
+
+    yield _publish
+    for pub in started:
+        pub.stop(kill=True)

@@ -1,0 +1,348 @@
+"""End-to-end recordings: clips pulled over HTTP, recorded by run_recording, outputs decoded and checked."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import TONES
+from media_helpers import (
+    BLACK,
+    BLUE,
+    FLASH_FIRST,
+    FLASH_PERIOD,
+    GREEN,
+    MAGENTA,
+    PLACEHOLDER,
+    RED,
+    YELLOW,
+    StreamServer,
+    audio_mono,
+    make_spec,
+    media_duration,
+    near,
+    pixel,
+    record,
+    silent_port,
+    tone_level,
+    video_frames,
+)
+
+from cloudrec.media import compositor as compositor_module
+from cloudrec.recorder.spec import (
+    AudioRef,
+    AutoSpec,
+    CropMode,
+    Failed,
+    FileType,
+    Finish,
+    Finished,
+    Layout,
+    MediaType,
+    Resume,
+    SetLayout,
+    SetStreams,
+    Started,
+    Stats,
+    StreamInfo,
+    Suspend,
+    VideoTile,
+)
+
+FPS = 15
+CAM = MediaType.CAMERA
+AUD = MediaType.AUDIO
+
+
+def cam(server: StreamServer, user: str, clip: str | None = None, seq: int = 0) -> StreamInfo:
+    return StreamInfo(user, CAM, "0", server.url(f"{clip or user}.flv"), seq)
+
+
+def mic(server: StreamServer, user: str, clip: str | None = None, seq: int = 0) -> StreamInfo:
+    return StreamInfo(user, AUD, "0", server.url(f"{clip or user}.flv"), seq)
+
+
+def tile(user: str, x: int, y: int, w: int, h: int, mode: CropMode = CropMode.STRETCH) -> VideoTile:
+    return VideoTile(user, "0", CAM, x, y, w, h, mode)
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    sock, url = silent_port()
+    yield url
+    sock.close()
+
+
+def only_segment(result_events: list[object]) -> str:
+    paths = [e.segment.path for e in result_events if hasattr(e, "segment")]
+    assert len(paths) == 1, result_events
+    return paths[0]
+
+
+def test_manual_grid_tiles_and_audio_selection(server: StreamServer, tmp_path: Path) -> None:
+    users = ["red", "green", "blue", "yellow"]
+    streams = tuple(cam(server, u, seq=i) for i, u in enumerate(users)) + tuple(
+        mic(server, u, seq=i) for i, u in enumerate(users)
+    )
+    tiles = tuple(tile(u, x, y, 160, 90) for u, (x, y) in zip(users, [(0, 0), (160, 0), (0, 90), (160, 90)]))
+    layout = Layout(video=tiles, audio=(AudioRef("red", "0"), AudioRef("blue", "0")))
+    result, _ = record(make_spec(tmp_path, streams=streams, layout=layout), [(3.0, Finish())])
+
+    assert isinstance(result.events[0], Started)
+    assert any(isinstance(e, Stats) for e in result.events)
+    finished = result.finished
+    assert not finished.timed_out and finished.stats.flow_bytes > 10_000
+    path = only_segment(result.events)
+    frames = video_frames(path)
+    assert len(frames) >= 2.4 * FPS
+    for _, img in frames[3:]:
+        assert near(pixel(img, 80, 45), RED) and near(pixel(img, 240, 45), GREEN)
+        assert near(pixel(img, 80, 135), BLUE) and near(pixel(img, 240, 135), YELLOW)
+    v_end, a_end = media_duration(path)
+    assert abs(v_end - finished.stats.media_duration) < 0.1 and abs(a_end - v_end) < 0.1
+    samples, rate, _ = audio_mono(path)
+    body = samples[rate // 2 :]
+    assert tone_level(body, rate, TONES["red"]) > 0.2 and tone_level(body, rate, TONES["blue"]) > 0.2
+    assert tone_level(body, rate, TONES["green"]) < 0.01 and tone_level(body, rate, TONES["yellow"]) < 0.01
+
+
+def test_crop_modes_pip_clipping_and_unpublished_placeholder(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "pat", "pattern"), cam(server, "y", "yellow"), cam(server, "b", "blue"))
+    layout = Layout(
+        video=(
+            tile("pat", 0, 0, 320, 180, CropMode.STRETCH),
+            tile("pat", 320, 0, 320, 180, CropMode.FILL),
+            tile("pat", 0, 180, 320, 180, CropMode.FIT),
+            tile("nobody", 320, 180, 320, 180),  # never published: placeholder
+            tile("y", 560, 300, 60, 40),  # picture-in-picture over the placeholder
+            tile("b", 620, 340, 100, 100, CropMode.FILL),  # mostly outside the canvas
+        )
+    )
+    spec = make_spec(tmp_path, width=640, height=360, streams=streams, layout=layout)
+    result, _ = record(spec, [(2.5, Finish())])
+    frames = video_frames(only_segment(result.events))
+    img = frames[-3][1]
+    # stretch: all four bands; fill: top/bottom bands cropped away; fit: black bars left and right
+    assert near(pixel(img, 160, 6), GREEN) and near(pixel(img, 160, 173), YELLOW)
+    assert near(pixel(img, 10, 90), RED) and near(pixel(img, 309, 90), BLUE)
+    assert near(pixel(img, 480, 4), MAGENTA) and near(pixel(img, 480, 175), MAGENTA)
+    assert near(pixel(img, 330, 90), RED) and near(pixel(img, 629, 90), BLUE)
+    assert near(pixel(img, 15, 270), BLACK, 12) and near(pixel(img, 305, 270), BLACK, 12)
+    assert near(pixel(img, 50, 270), RED) and near(pixel(img, 160, 184), GREEN)
+    assert near(pixel(img, 330, 190), PLACEHOLDER, 12)
+    assert (img[180:300, 320:560].astype(int).sum(axis=2) > 450).sum() > 20  # the user id is written
+    assert near(pixel(img, 590, 320), YELLOW) and near(pixel(img, 630, 350), BLUE)
+
+
+def test_set_layout_starts_and_then_changes_the_picture(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "red"), cam(server, "blue"))
+    red = Layout(video=(tile("red", 0, 0, 320, 180),))
+    blue = Layout(video=(tile("blue", 0, 0, 320, 180),))
+    spec = make_spec(tmp_path, streams=streams)  # manual, no layout yet: nothing is recorded
+    result, script = record(spec, [(1.0, SetLayout(red)), (2.5, SetLayout(blue)), (4.0, Finish())])
+    started = result.started
+    assert started is not None
+    first_set, second_set = script.delivered[0][0], script.delivered[1][0]
+    assert 0 <= started.at - first_set < 0.6
+    path = only_segment(result.events)
+    frames = video_frames(path)
+    palette = {"r": RED, "b": BLUE, "p": PLACEHOLDER}
+    text = "".join(
+        next((k for k, v in palette.items() if near(pixel(f, 20, 20), v, 30)), "?") for _, f in frames
+    )
+    # red, then (while the new stream connects) at most a few placeholder frames, then blue
+    assert re.fullmatch(r"r{15,}p{0,5}b{15,}", text), text
+    switch = text.index("b") - text.count("p")
+    expected = (second_set - started.at) * FPS
+    assert expected - 1 <= switch <= expected + 8  # the new layout shows once its stream connects
+    assert abs(media_duration(path)[0] - (4.0 - (started.at - first_set) - 1.0)) < 0.4
+
+
+def test_suspend_and_resume_cut_the_timeline_without_gaps(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "red"), mic(server, "red"))
+    layout = Layout(video=(tile("red", 0, 0, 320, 180),), audio=(AudioRef("red", "0"),))
+    spec = make_spec(tmp_path, streams=streams, layout=layout, paused=True)  # starts suspended
+    steps = [(1.0, Resume()), (2.0, Suspend()), (3.5, Resume()), (4.5, Finish())]
+    result, _ = record(spec, steps)
+    path = only_segment(result.events)
+    v_end, a_end = media_duration(path)
+    assert 1.7 < v_end < 2.3 and abs(a_end - v_end) < 0.1  # 4.5 s of wall time, 2.0 s recorded
+    assert abs(result.finished.stats.media_duration - v_end) < 0.1
+    times = [t for t, _ in video_frames(path)]
+    assert max(np.diff(times)) < 1.5 / FPS  # no frozen frame over the pause
+    samples, rate, _ = audio_mono(path)
+    window = rate // 20
+    levels = [
+        np.sqrt(np.mean(samples[i : i + window] ** 2))
+        for i in range(window * 2, len(samples) - window * 2, window)
+    ]
+    assert min(levels) > 0.1  # the tone goes on: no silent gap at the resume
+
+
+def test_segments_rotate_and_each_plays_alone(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "green"), mic(server, "green"))
+    layout = Layout(video=(tile("green", 0, 0, 320, 180),), audio=(AudioRef("green", "0"),))
+    spec = make_spec(tmp_path, streams=streams, layout=layout, segment_seconds=1.0, file_name="class1")
+    result, _ = record(spec, [(3.6, Finish())])
+    segments = [e.segment for e in result.segments]
+    assert [s.index for s in segments] == list(range(1, len(segments) + 1))
+    assert [s.name for s in segments] == [f"class1_{i:04d}.mp4" for i in range(1, len(segments) + 1)]
+    assert len(segments) == 4
+    assert sorted(os.listdir(tmp_path)) == [s.name for s in segments]
+    total = 0.0
+    for seg in segments:
+        data = Path(seg.path).read_bytes()
+        assert hashlib.md5(data).hexdigest() == seg.md5 and len(data) == seg.size
+        with av.open(seg.path) as c:
+            first = next(c.decode(c.streams.video[0]))
+            assert first.key_frame and float(first.time or 0) < 0.01
+        v_end, a_end = media_duration(seg.path)
+        assert abs(v_end - seg.duration) < 0.1 and abs(a_end - v_end) < 0.1
+        frames = video_frames(seg.path)
+        assert near(pixel(frames[len(frames) // 2][1], 160, 90), GREEN)
+        samples, rate, _ = audio_mono(seg.path)
+        assert tone_level(samples, rate, TONES["green"]) > 0.2
+        total += v_end
+    assert [round(s.duration, 3) for s in segments[:3]] == [1.0, 1.0, 1.0]
+    assert abs(total - result.finished.stats.media_duration) < 0.15
+
+
+def test_mp3_task_records_the_selected_audio_only(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "red"), mic(server, "red"), mic(server, "blue"))
+    layout = Layout(video=(tile("red", 0, 0, 320, 180),), audio=(AudioRef("red", "0"),))
+    spec = make_spec(tmp_path, streams=streams, layout=layout, file_type=FileType.MP3)
+    result, _ = record(spec, [(3.0, Finish())])
+    path = only_segment(result.events)
+    assert path.endswith("rec_0001.mp3")
+    with av.open(path) as c:
+        assert not c.streams.video and c.streams.audio[0].codec_context.name.startswith("mp3")
+    samples, rate, _ = audio_mono(path)
+    assert abs(len(samples) / rate - result.finished.stats.media_duration) < 0.1
+    assert 2.4 < len(samples) / rate < 3.2
+    assert tone_level(samples[rate // 2 :], rate, TONES["red"]) > 0.2
+    assert tone_level(samples[rate // 2 :], rate, TONES["blue"]) < 0.01
+
+
+def test_source_that_never_answers_shows_a_placeholder(
+    server: StreamServer, tmp_path: Path, silent_url: str
+) -> None:
+    streams = (
+        cam(server, "red"),
+        StreamInfo("ghost", CAM, "0", silent_url),
+        StreamInfo("ghost", AUD, "0", silent_url),
+    )
+    layout = Layout(
+        video=(tile("red", 0, 0, 160, 180), tile("ghost", 160, 0, 160, 180)), audio=(AudioRef("ghost", "0"),)
+    )
+    result, _ = record(make_spec(tmp_path, streams=streams, layout=layout), [(2.5, Finish())])
+    frames = video_frames(only_segment(result.events))
+    for _, img in frames[2:]:
+        assert near(pixel(img, 80, 90), RED) and near(pixel(img, 200, 10), PLACEHOLDER, 12)
+    samples, _, _ = audio_mono(only_segment(result.events))
+    assert len(samples) > 0 and np.abs(samples).max() < 0.01  # silence, not a missing track
+
+
+def test_timeout_when_nothing_can_be_pulled(tmp_path: Path, silent_url: str) -> None:
+    streams = (StreamInfo("ghost", CAM, "0", silent_url),)
+    layout = Layout(video=(tile("ghost", 0, 0, 320, 180),))
+    spec = make_spec(tmp_path, streams=streams, layout=layout, timeout_seconds=1.5)
+    result, _ = record(spec, [])
+    assert result.events == [Finished(Stats(0.0, 0), timed_out=True)]
+    assert 1.4 < result.wall < 2.5
+    assert os.listdir(tmp_path) == []
+    # commands keep the task alive: the timeout counts from the last one
+    steps = [(1.0, SetStreams(streams)), (2.0, SetStreams(streams))]
+    result, _ = record(make_spec(tmp_path, streams=streams, layout=layout, timeout_seconds=1.5), steps)
+    assert result.finished.timed_out and 3.3 < result.wall < 4.3
+
+
+def test_auto_grid_prefers_screen_share_and_reflows(server: StreamServer, tmp_path: Path) -> None:
+    streams = (
+        cam(server, "a", "red", seq=1),
+        cam(server, "b", "green", seq=2),
+        cam(server, "c", "blue", seq=3),
+        StreamInfo(
+            "a", MediaType.SCREEN, "0", server.url("yellow.flv"), 4
+        ),  # a's screen wins over a's camera
+    )
+    spec = make_spec(tmp_path, streams=streams, auto=AutoSpec(type=1, crop_mode=CropMode.FILL))
+    without_b = tuple(s for s in streams if s.user_id != "b")
+    result, script = record(spec, [(2.0, SetStreams(without_b)), (3.5, Finish())])
+    started = result.started
+    assert started is not None
+    frames = video_frames(only_segment(result.events))
+    change = (script.delivered[0][0] - started.at) * FPS
+    before = frames[int(change) - 4][1]
+    assert near(pixel(before, 80, 45), YELLOW) and near(pixel(before, 240, 45), GREEN)
+    assert near(pixel(before, 80, 135), BLUE) and near(pixel(before, 240, 135), BLACK, 12)
+    after = frames[-2][1]  # two side by side: a (screen) and c
+    assert near(pixel(after, 80, 90), YELLOW) and near(pixel(after, 240, 90), BLUE)
+    # the re-flow is immediate: the next frame already has the new geometry
+    assert near(pixel(frames[int(change) + 2][1], 240, 20), BLUE)
+
+
+def test_manual_tile_falls_back_to_placeholder_and_recovers(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "green"), cam(server, "red"))
+    layout = Layout(video=(tile("green", 0, 0, 160, 180), tile("red", 160, 0, 160, 180)))
+    only_red = (cam(server, "red"),)
+    steps = [(1.0, SetStreams(only_red)), (2.0, SetStreams(streams)), (3.5, Finish())]
+    result, script = record(make_spec(tmp_path, streams=streams, layout=layout), steps)
+    started = result.started
+    assert started is not None
+    frames = video_frames(only_segment(result.events))
+
+    def at(t: float) -> np.ndarray:
+        return frames[min(len(frames) - 1, int((t - started.at) * FPS))][1]
+
+    gone, back = script.delivered[0][0], script.delivered[1][0]
+    assert near(pixel(at(gone - 0.2), 80, 90), GREEN)
+    assert near(pixel(at(gone + 0.3), 80, 10), PLACEHOLDER, 12) and near(pixel(at(gone + 0.3), 240, 90), RED)
+    assert near(pixel(frames[-2][1], 80, 90), GREEN)  # recovered after the stream came back
+
+
+def test_audio_and_video_stay_in_sync(server: StreamServer, tmp_path: Path) -> None:
+    streams = (cam(server, "f", "flash"), mic(server, "f", "flash"))
+    layout = Layout(video=(tile("f", 0, 0, 320, 180),), audio=(AudioRef("f", "0"),))
+    result, _ = record(make_spec(tmp_path, streams=streams, layout=layout), [(3.8, Finish())])
+    path = only_segment(result.events)
+    frames = video_frames(path)
+    bright = [img.mean() > 128 for _, img in frames]
+    flashes = [frames[i][0] for i in range(1, len(frames)) if bright[i] and not bright[i - 1]]
+    samples, rate, first = audio_mono(path)
+    window = rate // 200  # 5 ms
+    env = np.array([np.abs(samples[i : i + window]).max() for i in range(0, len(samples) - window, window)])
+    loud = env > 0.1
+    beeps = [first + i * window / rate for i in range(1, len(loud)) if loud[i] and not loud[i - 1]]
+    assert len(flashes) >= 2 and len(beeps) >= 2
+    offsets = [min(beeps, key=lambda b, f=f: abs(b - f)) - f for f in flashes]
+    assert all(abs(o) < 0.08 for o in offsets), offsets
+    assert np.diff(flashes).round(1).tolist() == [FLASH_PERIOD] * (len(flashes) - 1)
+    assert FLASH_FIRST > 0
+
+
+def test_fatal_error_closes_the_segment_then_fails(
+    server: StreamServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = compositor_module.Compositor.compose
+    calls = {"n": 0}
+
+    def failing(self: compositor_module.Compositor, tiles: list[compositor_module.TileDraw]) -> av.VideoFrame:
+        calls["n"] += 1
+        if calls["n"] > 20:
+            raise RuntimeError("boom")
+        return original(self, tiles)
+
+    monkeypatch.setattr(compositor_module.Compositor, "compose", failing)
+    streams = (cam(server, "red"),)
+    layout = Layout(video=(tile("red", 0, 0, 320, 180),))
+    result, _ = record(make_spec(tmp_path, streams=streams, layout=layout), [(5.0, Finish())])
+    last = result.events[-1]
+    assert isinstance(last, Failed) and "boom" in last.reason
+    frames = video_frames(only_segment(result.events))
+    assert len(frames) == 20 and near(pixel(frames[-1][1], 160, 90), RED)
