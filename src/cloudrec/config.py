@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     audio_bitrate: int = Field(128_000, ge=32_000, le=320_000)
     source_open_timeout_s: float = Field(5.0, gt=0)
     source_read_timeout_s: float = Field(5.0, gt=0)
+
+    storage: Literal["local", "s3"] = Field("local", description="where finished files go")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint; empty for AWS")
+    s3_region: str = ""
+    s3_bucket: str = ""
+    s3_prefix: str = Field("", description="key prefix inside the bucket")
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_path_style: bool = Field(False, description="path-style addressing (MinIO, most on-premise stores)")
+    shutdown_upload_wait_s: float = Field(
+        10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
+    )
 
     log_level: str = "INFO"
 

@@ -228,5 +228,9 @@ def auto_select(
 def auto_audio(streams: Sequence[StreamInfo]) -> list[StreamInfo]:
     """Audio streams mixed by an automatic layout: every published audio stream, users in join order."""
     order = {u: i for i, u in enumerate(user_join_order(streams))}
-    audio = [(order[s.user_id], s.join_seq, pos, s) for pos, s in enumerate(streams) if s.media_type == MediaType.AUDIO]
+    audio = [
+        (order[s.user_id], s.join_seq, pos, s)
+        for pos, s in enumerate(streams)
+        if s.media_type == MediaType.AUDIO
+    ]
     return [t[3] for t in sorted(audio, key=lambda t: (t[0], t[1], t[2]))]

@@ -17,7 +17,8 @@ from cloudrec.db.models import File, Task
 from cloudrec.db.session import make_engine, make_sessionmaker
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
-from cloudrec.recorder.spec import Failed, SegmentClosed, TaskStatus
+from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
+from cloudrec.storage.base import Storage
 from cloudrec.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -29,45 +30,69 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     clock = clock or SystemClock()
     upgrade(settings.db_url)
     sessions = make_sessionmaker(make_engine(settings.db_url))
-    storage = LocalStorage(
-        settings.files_dir, settings.base_url, settings.signing_key.get_secret_value(), clock
-    )
+    storage = make_storage(settings, clock)
     sink = DbProgressSink(sessions, storage, clock)
     host = LocalRecorderHost(settings, sink)
     ctx = AppContext(settings=settings, sessions=sessions, host=host, storage=storage, clock=clock)
     recover_orphans(ctx, sink)
+    pending = sink.resume_uploads()
+    if pending:
+        log.info("%d files of earlier recordings wait for upload: uploading", pending)
     return ctx
 
 
+def make_storage(settings: Settings, clock: Clock) -> Storage:
+    if settings.storage == "s3":
+        from cloudrec.storage.s3 import S3Storage
+
+        return S3Storage(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+            path_style=settings.s3_path_style,
+        )
+    return LocalStorage(settings.files_dir, settings.base_url, settings.signing_key.get_secret_value(), clock)
+
+
 def recover_orphans(ctx: AppContext, sink: DbProgressSink) -> None:
-    """Tasks left active by a previous run of the server: keep their files, end them with a reason."""
-    active = (
-        TaskStatus.INIT,
-        TaskStatus.RECORDING,
-        TaskStatus.QUEUED,
-        TaskStatus.ENCODING,
-        TaskStatus.UPLOADING,
-    )
+    """Tasks left recording by a previous run of the server: keep their files, end them.
+
+    Recording (1, 2): the recording was cut short, the task fails with that reason. Finishing (3, 4):
+    the finish was asked for, the task finishes with what was recorded. Uploading (5) just resumes."""
+    active = [
+        int(TaskStatus.INIT),
+        int(TaskStatus.RECORDING),
+        int(TaskStatus.QUEUED),
+        int(TaskStatus.ENCODING),
+    ]
     with ctx.sessions() as s:
         rows = s.execute(
-            select(Task.id, Task.record_id).where(Task.status.in_([int(a) for a in active]))
+            select(Task.id, Task.record_id, Task.status, Task.media_duration, Task.flow_bytes).where(
+                Task.status.in_(active)
+            )
         ).all()
         known = {
-            task_id: [name for (name,) in s.execute(select(File.name).where(File.task_id == task_id))]
-            for task_id, _ in rows
+            row.id: [name for (name,) in s.execute(select(File.name).where(File.task_id == row.id))]
+            for row in rows
         }
     if not rows:
         return
     host = ctx.host
     assert isinstance(host, LocalRecorderHost)
-    for task_id, record_id in rows:
-        work_dir = str((ctx.settings.work_dir / record_id).resolve())
-        for seg in host.salvage(work_dir, known[task_id]):
-            sink.handle(record_id, SegmentClosed(seg))
-        sink.handle(
-            record_id, Failed("the server stopped while this task was active; files recorded are kept")
-        )
-        log.warning("task %s was active when the server stopped: ended with its files kept", record_id)
+    for row in rows:
+        work_dir = str((ctx.settings.work_dir / row.record_id).resolve())
+        for seg in host.salvage(work_dir, known[row.id]):
+            sink.handle(row.record_id, SegmentClosed(seg))
+        if row.status in (TaskStatus.QUEUED, TaskStatus.ENCODING):
+            sink.handle(row.record_id, Finished(Stats(row.media_duration, row.flow_bytes)))
+        else:
+            sink.handle(
+                row.record_id, Failed("the server stopped while this task was recording; files are kept")
+            )
+        log.warning("task %s was active when the server stopped: ended with its files kept", row.record_id)
     sink.drain()
 
 
@@ -91,5 +116,5 @@ def shutdown(ctx: AppContext) -> None:
     ctx.host.close()
     sink = getattr(ctx.host, "sink", None)
     if isinstance(sink, DbProgressSink):
-        sink.drain()
+        sink.drain(uploads_timeout_s=ctx.settings.shutdown_upload_wait_s)
         sink.close()

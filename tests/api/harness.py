@@ -32,7 +32,7 @@ from cloudrec.auth import generate_token
 from cloudrec.clock import ManualClock
 from cloudrec.config import Settings
 from cloudrec.context import AppContext
-from cloudrec.db.models import App, Developer, Task
+from cloudrec.db.models import App, Developer, File, Task
 from cloudrec.db.session import normalise_url
 from cloudrec.errors import CapacityError
 from cloudrec.recorder.host import RecorderHost
@@ -275,7 +275,10 @@ class Tenant:
             )
             sink.handle(record_id, SegmentClosed(info))
             contents.append(data)
-        sink.drain()
+        sink.drain(uploads_timeout_s=30)  # the rows are written, and the files are in storage
+        with self.server.ctx.sessions() as s:
+            task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
+            assert all(s.scalars(select(File.stored).where(File.task_id == task_id))), "upload unconfirmed"
         return contents
 
     def seed_task(self, status: int, **values: Any) -> str:

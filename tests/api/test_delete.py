@@ -45,6 +45,15 @@ def test_mode_2_deletes_files_and_keeps_the_record(tenant: Tenant, live_server: 
     assert tenant.call(DELETE, mode=2, record_list=[record_id]) == {"code": 0, "msg": "ok"}  # again: fine
 
 
+def test_leftovers_of_a_failed_recorder_are_deleted(tenant: Tenant, live_server: LiveServer) -> None:
+    record_id = tenant.seed_task(-1)
+    work = live_server.settings.work_dir / record_id
+    work.mkdir(parents=True)
+    (work / "open_segment_0003.mp4").write_bytes(b"partial")
+    assert tenant.call(DELETE, mode=2, record_list=[record_id])["code"] == 0
+    assert not work.exists()
+
+
 def test_mode_defaults_to_2(tenant: Tenant, live_server: LiveServer) -> None:
     record_id, paths = _done_with_files(tenant, live_server)
     assert tenant.call(DELETE, record_list=[record_id])["code"] == 0

@@ -170,3 +170,15 @@ def test_deleted_file_is_not_found(tenant: Tenant) -> None:
     record_id = tenant.get("/v1/record/task/list")["record_list"][0]["record_id"]
     assert tenant.call("/v1/record/file", record_list=[record_id])["code"] == 0
     assert _refused(url, 404)["code"] == 6050030031
+
+
+def test_download_route_serves_local_storage_only(
+    tenant: Tenant, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = _signed(tenant)
+
+    class OtherStorage:  # e.g. S3: its URLs point elsewhere
+        pass
+
+    monkeypatch.setattr(live_server.ctx, "storage", OtherStorage())
+    assert _refused(url, 404)["code"] == 6050030031

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -134,3 +138,30 @@ def test_suite_runs_on_the_database_it_was_given(live_server: LiveServer) -> Non
     wanted = os.environ.get("CLOUDREC_TEST_DATABASE_URL", "")
     bind = live_server.ctx.sessions.kw["bind"]
     assert bind.dialect.name == ("postgresql" if wanted.startswith("postgres") else "sqlite")
+
+
+def test_client_going_away_mid_body_is_no_internal_failure(
+    tenant: Tenant, live_server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = int(live_server.base_url.rsplit(":", 1)[1])
+    head = (
+        f"POST /v1/record/init HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {tenant.access_token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
+    with caplog.at_level(logging.ERROR), socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head.encode() + b'{"app_id": "')
+        time.sleep(0.2)
+    time.sleep(0.3)
+    assert tenant.get("/v1/record/task/list")["code"] == 0  # the server carries on
+    assert "internal failure" not in caplog.text
+
+
+def test_the_api_never_imports_the_media_engine() -> None:
+    code = (
+        "import sys, cloudrec.api.app, cloudrec.tasks.service, cloudrec.tasks.listing, "
+        "cloudrec.tasks.deletion, cloudrec.groups.registry; "
+        "bad = sorted(m for m in sys.modules if m == 'av' or m.startswith(('av.', 'cloudrec.media')) "
+        "or m == 'cloudrec.layout'); print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -177,6 +177,17 @@ def test_wrong_types_and_huge_numbers_are_parameter_errors(tenant: Tenant, value
     assert "file_duration" in reply["msg"]
 
 
+def test_json_float_overflow_is_a_wrong_type(tenant: Tenant) -> None:
+    body = f'{{"app_id": {json.dumps(tenant.app_id)}, "group_id": "g", "width": 1e400}}'
+    reply = tenant.post_raw(INIT, body)
+    assert reply["code"] == 6050030003 and "width" in reply["msg"]
+
+
+def test_deeply_nested_json_is_a_parse_error(tenant: Tenant) -> None:
+    body = f'{{"app_id": {json.dumps(tenant.app_id)}, "group_id": "g", "x": {"[" * 100_000}{"]" * 100_000}}}'
+    assert tenant.post_raw(INIT, body)["code"] == 6050030005
+
+
 def test_huge_json_integer_is_out_of_range(tenant: Tenant) -> None:
     body = f'{{"app_id": {json.dumps(tenant.app_id)}, "group_id": "g", "width": {"9" * 5000}}}'
     reply = tenant.post_raw(INIT, body)

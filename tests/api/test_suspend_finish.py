@@ -140,3 +140,25 @@ def test_finish_after_the_recorder_ended_by_itself(tenant: Tenant, live_server: 
     assert (reply["code"], reply["media_duration"], reply["record_duration"]) == (0, 20, 20)
     assert Finish() not in live_server.host.commands_of(record_id)
     assert tenant.task(record_id)["status"] == 6
+
+
+@pytest.mark.parametrize("path", [SUSPEND, RESUME, FINISH])
+def test_original_examples_with_trailing_commas_are_invalid_json(tenant: Tenant, path: str) -> None:
+    record_id = tenant.start_manual()
+    body = f'{{\n"record_id":"{record_id}",\n"app_id":"{tenant.app_id}",\n}}'
+    assert tenant.post_raw(path, body)["code"] == 6050030005
+    # the contract's valid form of the same example
+    expected = {SUSPEND: 0, RESUME: 6050030003, FINISH: 0}[path]  # (resuming a task that is not suspended)
+    assert tenant.post_raw(path, body.replace(",\n}", "\n}"))["code"] == expected
+
+
+def test_commands_for_a_task_no_recorder_runs_are_stored(tenant: Tenant, live_server: LiveServer) -> None:
+    """The recorder ended meanwhile: the desired state is stored, the reply is OK, nothing breaks."""
+    record_id = tenant.seed_task(1)
+    assert tenant.call("/v1/record/set/layout", record_id=record_id)["code"] == 0
+    assert tenant.call(SUSPEND, record_id=record_id)["code"] == 0
+    assert tenant.task(record_id)["paused"] is True
+    assert tenant.call(RESUME, record_id=record_id)["code"] == 0
+    delivered = [ok for rid, _, ok in live_server.host.commands if rid == record_id]
+    assert delivered == [False, False, False]
+    assert tenant.task(record_id)["status"] == 2

@@ -9,16 +9,8 @@ from typing import Any
 import pytest
 from support.mediaserver import MediaServer
 from support.publisher import Publisher, SpecFields
-from support.server import PublishFn, RunningServer, running_server
+from support.server import E2E_SETTINGS, PublishFn, RunningServer, running_server
 
-# A "minute" of file_duration is 0.2 s here: file_duration 15 → 3 s segments; timeout 5 → 1 s.
-E2E_SETTINGS: dict[str, Any] = {
-    "time_unit_s": 0.2,
-    "timeout_scale": 0.2,
-    "source_open_timeout_s": 3.0,
-    "source_read_timeout_s": 1.0,
-    "max_recordings": 4,
-}
 
 
 @pytest.fixture(scope="session")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from media_helpers import (  # noqa: E402 - the helpers live beside this file
+from media.media_helpers import (
     BLUE,
     GREEN,
     RED,
+    TONES,
     YELLOW,
     Clip,
     StreamServer,
@@ -25,8 +23,6 @@ from media_helpers import (  # noqa: E402 - the helpers live beside this file
     write_clip,
 )
 
-TONES = {"red": 440.0, "green": 660.0, "blue": 880.0, "yellow": 1100.0, "pattern": 550.0}
-
 
 @pytest.fixture(scope="session")
 def clips_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -37,6 +33,9 @@ def clips_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pattern = bands_pattern(320, 240)
     write_clip(Clip("pattern", 320, 240, lambda _i: pattern, tone(TONES["pattern"])), root / "pattern.flv")
     write_clip(Clip("flash", 160, 120, flash_picture(160, 120), beep), root / "flash.flv")
+    write_clip(
+        Clip("short", 160, 120, solid(160, 120, RED), tone(TONES["red"])), root / "short.flv", seconds=1.0
+    )
     return root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -37,6 +38,7 @@ WHITE: RGB = (235, 235, 235)
 PLACEHOLDER: RGB = (0x28, 0x28, 0x28)
 BLACK: RGB = (0, 0, 0)
 
+TONES = {"red": 440.0, "green": 660.0, "blue": 880.0, "yellow": 1100.0, "pattern": 550.0}
 CLIP_RATE = 15
 CLIP_SECONDS = 12.0
 
@@ -78,7 +80,7 @@ def bands_pattern(width: int = 320, height: int = 240) -> npt.NDArray[np.uint8]:
 
 
 FLASH_PERIOD = 1.0
-FLASH_FIRST = 0.5
+FLASH_FIRST = 0.6  # on a frame boundary of the clip (9 / 15 s)
 FLASH_LEN = 0.2
 
 
@@ -141,10 +143,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     server: StreamServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         name = self.path.lstrip("/")
         if name.startswith("hang"):
             self.server.stopping.wait()  # accept, never answer
@@ -156,11 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "video/x-flv")
         self.end_headers()  # no Content-Length: a live-like, unseekable HTTP-FLV stream
-        with path.open("rb") as f:
-            try:
-                shutil.copyfileobj(f, self.wfile, 64 * 1024)
-            except OSError:
-                pass
+        with path.open("rb") as f, contextlib.suppress(OSError):  # the client went away
+            shutil.copyfileobj(f, self.wfile, 64 * 1024)
         self.server.served.append(name)
 
 
@@ -270,6 +269,28 @@ def record(spec: TaskSpec, steps: Sequence[tuple[float, Command]]) -> tuple[Resu
     return Result(events, time.monotonic() - t0), script
 
 
+def record_forever(spec: TaskSpec) -> None:
+    """Record until killed (runs in a child process)."""
+    run_recording(spec, lambda timeout: time.sleep(timeout), lambda _event: None)
+
+
+class FakeClock:
+    """A media clock: sleeping advances it at once (a little real sleep keeps other threads going)."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.t
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(0.0005)
+        with self._lock:
+            self.t += max(0.0, seconds)
+
+
 # ---- decoding outputs ---------------------------------------------------------------------------
 
 
@@ -278,7 +299,7 @@ def video_frames(path: str | Path) -> list[tuple[float, npt.NDArray[np.uint8]]]:
     frames = []
     with av.open(str(path)) as c:
         for frame in c.decode(c.streams.video[0]):
-            frames.append((float(frame.time or 0.0), frame.to_ndarray(format="rgb24")))
+            frames.append((float(frame.time or 0.0), np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)))
     return frames
 
 
@@ -303,10 +324,11 @@ def media_duration(path: str | Path) -> tuple[float, float]:
     v_end = a_end = 0.0
     with av.open(str(path)) as c:
         for frame in c.decode(*c.streams.video, *c.streams.audio):
-            t = float(frame.time or 0.0)
             if isinstance(frame, av.VideoFrame):
+                t = float(frame.time or 0.0)
                 v_end = max(v_end, t + 1.0 / float(c.streams.video[0].average_rate or 15))
-            else:
+            elif isinstance(frame, av.AudioFrame):
+                t = float(frame.time or 0.0)
                 a_end = max(a_end, t + frame.samples / frame.sample_rate)
     return v_end, a_end
 

@@ -6,11 +6,22 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
-from media_helpers import BLACK, BLUE, GREEN, MAGENTA, PLACEHOLDER, RED, YELLOW, bands_pattern, near, pixel
 
 from cloudrec.layout import Rect
 from cloudrec.media.compositor import Compositor, TileDraw, crop_frame
 from cloudrec.recorder.spec import CropMode
+from media.media_helpers import (
+    BLACK,
+    BLUE,
+    GREEN,
+    MAGENTA,
+    PLACEHOLDER,
+    RED,
+    YELLOW,
+    bands_pattern,
+    near,
+    pixel,
+)
 
 
 def yuv(image: npt.NDArray[np.uint8], fmt: str = "yuv420p") -> av.VideoFrame:
@@ -18,9 +29,7 @@ def yuv(image: npt.NDArray[np.uint8], fmt: str = "yuv420p") -> av.VideoFrame:
 
 
 def rgb(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    out = frame.to_ndarray(format="rgb24")
-    assert out.dtype == np.uint8
-    return out
+    return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
 
 
 def solid(rgb_value: tuple[int, int, int], w: int = 64, h: int = 48) -> av.VideoFrame:

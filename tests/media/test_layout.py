@@ -26,7 +26,7 @@ counts = st.integers(min_value=1, max_value=9)
 
 
 def inside(r: Rect, w: int, h: int) -> bool:
-    return 0 <= r.x and 0 <= r.y and r.right <= w and r.bottom <= h
+    return r.x >= 0 and r.y >= 0 and r.right <= w and r.bottom <= h
 
 
 def overlap(a: Rect, b: Rect) -> bool:
@@ -224,7 +224,7 @@ def test_main_user_of_main_and_subs() -> None:
     assert [x.user_id for x, _ in chosen] == ["c", "a", "b"]
     assert [r for _, r in chosen] == main_and_subs(3, 1920, 1080)
     # the named user publishes no video: the first joined is the main user
-    chosen = auto_select(streams + [s("z", MediaType.AUDIO, 0)], AutoSpec(type=2, user_id="z"), 1920, 1080)
+    chosen = auto_select([*streams, s("z", MediaType.AUDIO, 0)], AutoSpec(type=2, user_id="z"), 1920, 1080)
     assert [x.user_id for x, _ in chosen] == ["a", "b", "c"]
     # with media_count 2 the main user is kept even though it joined last
     chosen = auto_select(streams, AutoSpec(type=2, user_id="c", media_count=2), 1920, 1080)

@@ -12,34 +12,46 @@ def ramp(n: int, start: int = 1) -> np.ndarray:
     return np.stack([v, -v], axis=1)
 
 
-def test_prefill_then_play_then_pad_on_underrun() -> None:
-    buf = JitterBuffer(prefill=100, cap=1000, drop_to=500)
-    buf.push(ramp(60))
-    assert buf.pull(50) is None  # still buffering
-    buf.push(ramp(60, 61))
-    out = buf.pull(50)
-    assert out is not None and out.shape == (50, 2) and out[0, 0] == 1 and out[49, 0] == 50
-    out = buf.pull(80)
-    assert out is not None and out.shape == (80, 2)
-    assert list(out[:70, 0]) == list(range(51, 121)) and not out[70:].any()  # padded, never short
-    assert buf.underruns == 1 and buf.pull(10) is None  # buffering again after the underrun
+R = 48_000
+
+
+def test_samples_come_out_at_their_due_time() -> None:
+    buf = JitterBuffer(tolerance=0.01)
+    buf.push(ramp(480), due=10.0)  # 10 ms from t = 10.0
+    buf.push(ramp(480, 481), due=10.01)
+    assert buf.pull(100, at=9.9) is None  # nothing due yet
+    out = buf.pull(480, at=10.0)
+    assert out is not None and out[0, 0] == 1 and out[-1, 0] == 480
+    out = buf.pull(480, at=10.0105)  # within the tolerance: contiguous, no click
+    assert out is not None and out[0, 0] == 481 and out[-1, 0] == 960
+
+
+def test_early_audio_gets_leading_silence_and_missing_audio_trailing_silence() -> None:
+    buf = JitterBuffer(tolerance=0.004)
+    buf.push(ramp(480), due=1.005)  # 240 samples after `at`
+    out = buf.pull(480, at=1.0)
+    assert out is not None and not out[:240].any() and out[240, 0] == 1 and out[-1, 0] == 240
+    out = buf.pull(480, at=1.01)
+    assert out is not None and out[0, 0] == 241 and out[239, 0] == 480 and not out[240:].any()
+    assert buf.padded == 240 + 240 and buf.buffered == 0
+
+
+def test_stale_audio_is_dropped() -> None:
+    buf = JitterBuffer(tolerance=0.005)
+    buf.push(ramp(4800), due=5.0)  # 100 ms
+    out = buf.pull(480, at=5.05)
+    assert out is not None and out[0, 0] == 2401  # the first 50 ms were stale
+    assert buf.dropped == 2400
+    assert buf.pull(480, at=7.0) is None and buf.buffered == 0
 
 
 def test_overflow_drops_the_oldest() -> None:
-    buf = JitterBuffer(prefill=10, cap=300, drop_to=200)
+    buf = JitterBuffer(cap=0.01)  # 480 samples
     for i in range(4):
-        buf.push(ramp(100, 1 + 100 * i))
-    assert buf.buffered == 200 and buf.dropped == 200
-    out = buf.pull(10)
-    assert out is not None and out[0, 0] == 201
-
-
-def test_trim_keeps_the_newest() -> None:
-    buf = JitterBuffer(prefill=10, cap=10_000, drop_to=5_000)
-    buf.push(ramp(300))
-    buf.trim(40)
-    out = buf.pull(40)
-    assert out is not None and out[0, 0] == 261 and out[-1, 0] == 300
+        buf.push(ramp(200, 1 + 200 * i), due=i * 200 / R)
+    assert buf.buffered == 480 and buf.dropped == 320
+    out = buf.pull(10, at=320 / R)
+    assert out is not None and out[0, 0] == 321
 
 
 def test_mix_sums_and_clips() -> None:

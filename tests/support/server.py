@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,14 +20,18 @@ from cloudrec.context import AppContext
 from cloudrec.db.models import App, Developer
 from cloudrec.server import build_context, shutdown
 
+from .mediaserver import free_port
 from .publisher import Publisher
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# A "minute" of file_duration is 0.2 s here: file_duration 15 → 3 s segments; timeout 5 → 1 s.
+E2E_SETTINGS: dict[str, Any] = {
+    "time_unit_s": 0.2,
+    "timeout_scale": 0.2,
+    "source_open_timeout_s": 3.0,
+    "source_read_timeout_s": 1.0,
+    "max_recordings": 4,
+}
 
 
 @dataclass
@@ -110,6 +113,8 @@ def add_developer(ctx: AppContext, app_id: str) -> tuple[str, str]:
     dev_id = "dev-" + app_id
     secret = hashlib.sha256(app_id.encode()).hexdigest()
     with ctx.sessions.begin() as s:
+        if s.get(Developer, dev_id) is not None:
+            return dev_id, secret
         s.add(Developer(dev_id=dev_id, secret=secret, name="", created_at=time.time()))
         s.flush()
         s.add(App(app_id=app_id, dev_id=dev_id, name="", created_at=time.time()))

@@ -28,10 +28,7 @@ async def _business_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(Code.JSON, "JSON parse error: the body is not valid JSON")
-    return error_response(Code.PARAM, describe_errors(errors))
+    return error_response(Code.PARAM, describe_errors(list(exc.errors())))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -98,6 +98,7 @@ class File(Base):
     duration: Mapped[float] = mapped_column(Float)
     start_time: Mapped[float] = mapped_column(Float)
     stored: Mapped[bool] = mapped_column(Boolean, default=False)  # storage confirmed
+    local_path: Mapped[str] = mapped_column(Text, default="")  # the only copy until `stored`
 
 
 class GroupStream(Base):

@@ -1,4 +1,4 @@
-"""Video composition: the latest frame of each tile, cropped and scaled by crop mode, on one canvas."""
+"""Video composition: each tile's current frame, cropped and scaled by crop mode, on one 4:2:0 canvas."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ class TileDraw:
 
 def plane_array(plane: VideoPlane, row_bytes: int, rows: int) -> U8Array:
     """A (rows, row_bytes) numpy view of a frame plane (no copy, strides follow the line size)."""
-    flat = np.frombuffer(plane, dtype=np.uint8)
-    return flat[: plane.line_size * rows].reshape(rows, plane.line_size)[:, :row_bytes]
+    flat = np.frombuffer(memoryview(plane), dtype=np.uint8)
+    view: U8Array = flat[: plane.line_size * rows].reshape(rows, plane.line_size)[:, :row_bytes]
+    return view
 
 
 def rgb_array(frame: VideoFrame) -> U8Array:
@@ -76,6 +77,7 @@ def crop_frame(frame: VideoFrame, crop: Rect, to_rgb: VideoReformatter) -> Video
 
 
 BLACK_YUV = (16, 128, 128)  # limited-range black
+RING = 4  # output frames in rotation
 
 
 def snap(rect: Rect) -> Rect:
@@ -134,7 +136,7 @@ class Compositor:
     trip. Tile edges are snapped outwards to even pixels, so neighbouring tiles never leave a gap.
     Every input keeps its scaler, and a tile whose frame and geometry did not change since the last
     call reuses its scaled image; when nothing at all changed, the previous output frame is returned
-    again (encoders take their own reference of an input frame).
+    again. A returned frame is valid until RING - 1 more frames were composed: encode it at once.
     """
 
     def __init__(self, width: int, height: int) -> None:
@@ -146,9 +148,23 @@ class Compositor:
         self._calls = 0
         self._last_key: tuple[Hashable, ...] | None = None
         self._last_frame: VideoFrame | None = None
+        # Output frames are reused round-robin: fresh 4:2:0 buffers would cost page faults on every
+        # frame. Encoders copy (or reference-count) an input frame before `encode` returns, so a frame
+        # handed out RING calls ago is free again.
+        self._ring: list[VideoFrame] = []
+        self._ring_pos = 0
+
+    def _next_canvas(self) -> VideoFrame:
+        if len(self._ring) < RING:
+            out = VideoFrame(self.width, self.height, "yuv420p")
+            _tag(out)
+            self._ring.append(out)
+            return out
+        self._ring_pos = (self._ring_pos + 1) % RING
+        return self._ring[self._ring_pos]
 
     def compose(self, tiles: Sequence[TileDraw]) -> VideoFrame:
-        """The canvas with `tiles` drawn, as a new (or the unchanged previous) yuv420p frame."""
+        """The canvas with `tiles` drawn, as a yuv420p frame (the previous one when nothing changed)."""
         key = tuple(
             (t.rect, t.crop_mode, t.source_key, t.frame_seq) if t.frame is not None else (t.rect, t.label)
             for t in tiles
@@ -156,8 +172,7 @@ class Compositor:
         if key == self._last_key and self._last_frame is not None:
             return self._last_frame
         self._calls += 1
-        out = VideoFrame(self.width, self.height, "yuv420p")
-        _tag(out)
+        out = self._next_canvas()
         planes = yuv_planes(out)
         for plane, value in zip(planes, BLACK_YUV, strict=True):
             plane[:] = value

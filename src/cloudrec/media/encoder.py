@@ -47,6 +47,8 @@ def add_video_stream(
 def add_audio_stream(container: av.container.OutputContainer, codec: str, bit_rate: int) -> AudioStream:
     """A 48 kHz stereo audio stream (`aac` or `libmp3lame`)."""
     stream = container.add_stream(codec, rate=SAMPLE_RATE)
+    if not isinstance(stream, AudioStream):
+        raise TypeError(f"{codec} is not an audio codec")
     stream.layout = "stereo"
     stream.bit_rate = bit_rate
     stream.codec_context.time_base = Fraction(1, SAMPLE_RATE)

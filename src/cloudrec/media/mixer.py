@@ -21,61 +21,51 @@ def silence(n: int) -> Samples:
 
 
 class JitterBuffer:
-    """A thread-safe FIFO of stereo samples that absorbs delivery jitter.
+    """A thread-safe FIFO of stereo samples stamped with the clock time their first sample is due.
 
-    Playout starts once `prefill` samples are buffered and restarts that way after an underrun (the
-    missing part is silence, never a gap in the output). When more than `cap` samples pile up (the
-    source runs fast, or nobody pulls), the oldest are dropped down to `drop_to`.
+    `pull(n, at)` returns the samples due from `at` on. When playout (re)starts the first sample is
+    placed exactly: stale samples are dropped, early ones get silence before them. While playing,
+    samples are read contiguously as long as they stay within `tolerance` of their due time (no
+    clicks for jitter), and realigned beyond it. What is missing is silence: the output never has a
+    gap. More than `cap` seconds buffered (nobody pulls,
+    e.g. while suspended) drops the oldest.
     """
 
-    def __init__(
-        self,
-        *,
-        prefill: int = SAMPLE_RATE * 50 // 1000,
-        cap: int = SAMPLE_RATE * 200 // 1000,
-        drop_to: int = SAMPLE_RATE * 100 // 1000,
-    ) -> None:
-        self.prefill = prefill
-        self.cap = cap
-        self.drop_to = drop_to
+    def __init__(self, *, tolerance: float = 0.03, cap: float = 2.0) -> None:
+        self.tolerance = tolerance
+        self.cap = int(cap * SAMPLE_RATE)
         self._lock = threading.Lock()
-        self._chunks: deque[Samples] = deque()
+        self._chunks: deque[tuple[float, Samples]] = deque()  # (due of the first sample, samples)
         self._size = 0
         self._playing = False
-        self.dropped = 0  # samples dropped for overflow
-        self.underruns = 0  # pulls that had to pad with silence
+        self.dropped = 0  # samples dropped: stale or overflow
+        self.padded = 0  # samples of silence inserted for missing or early audio
 
     @property
     def buffered(self) -> int:
         return self._size
 
-    def push(self, samples: Samples) -> None:
-        """Append samples (shape (n, 2), int16)."""
+    def push(self, samples: Samples, due: float) -> None:
+        """Append samples (shape (n, 2), int16) whose first sample is due at `due`."""
         if len(samples) == 0:
             return
         with self._lock:
-            self._chunks.append(samples)
+            self._chunks.append((due, samples))
             self._size += len(samples)
             if self._size > self.cap:
-                self._discard(self._size - self.drop_to)
+                self._discard(self._size - self.cap)
 
     def _discard(self, n: int) -> None:
         self.dropped += n
         self._size -= n
         while n > 0:
-            head = self._chunks[0]
+            due, head = self._chunks[0]
             if len(head) <= n:
                 self._chunks.popleft()
                 n -= len(head)
             else:
-                self._chunks[0] = head[n:]
+                self._chunks[0] = (due + n / SAMPLE_RATE, head[n:])
                 n = 0
-
-    def trim(self, keep: int) -> None:
-        """Drop the oldest samples so that at most `keep` remain (e.g. after a suspension)."""
-        with self._lock:
-            if self._size > keep:
-                self._discard(self._size - keep)
 
     def clear(self) -> None:
         with self._lock:
@@ -83,37 +73,51 @@ class JitterBuffer:
             self._size = 0
             self._playing = False
 
-    def pull(self, n: int) -> Samples | None:
-        """The next `n` samples, padded with silence; None while nothing is to be played."""
+    def pull(self, n: int, at: float) -> Samples | None:
+        """The `n` samples due from `at` on, padded with silence; None when none is due."""
         with self._lock:
-            if not self._playing:
-                if self._size < self.prefill or self._size == 0:
+            if not self._chunks:
+                self._playing = False
+                return None
+            tolerance = self.tolerance if self._playing else 0.5 / SAMPLE_RATE
+            head_due = self._chunks[0][0]
+            if head_due < at - tolerance:  # stale: catch up
+                self._discard(min(self._size, round((at - head_due) * SAMPLE_RATE)))
+                if not self._chunks:
+                    self._playing = False
                     return None
-                self._playing = True
-            take = min(n, self._size)
-            if take == n and len(self._chunks[0]) >= n:
-                head = self._chunks[0]
+                head_due = self._chunks[0][0]
+            lead = 0
+            if head_due > at + tolerance:  # early: silence until it is due
+                lead = round((head_due - at) * SAMPLE_RATE)
+                if lead >= n:
+                    self._playing = False
+                    return None
+            self._playing = True
+            want = n - lead
+            if lead == 0 and len(self._chunks[0][1]) >= n:  # the common case: one slice, no copy
+                due, head = self._chunks[0]
                 out = head[:n]
                 if len(head) == n:
                     self._chunks.popleft()
                 else:
-                    self._chunks[0] = head[n:]
+                    self._chunks[0] = (due + n / SAMPLE_RATE, head[n:])
                 self._size -= n
                 return out
             out = silence(n)
             filled = 0
-            while filled < take:
-                head = self._chunks[0]
-                part = min(len(head), take - filled)
-                out[filled : filled + part] = head[:part]
+            while filled < want and self._chunks:
+                due, head = self._chunks[0]
+                part = min(len(head), want - filled)
+                out[lead + filled : lead + filled + part] = head[:part]
                 filled += part
                 if part == len(head):
                     self._chunks.popleft()
                 else:
-                    self._chunks[0] = head[part:]
-            self._size -= take
-            if take < n:
-                self.underruns += 1
+                    self._chunks[0] = (due + part / SAMPLE_RATE, head[part:])
+            self._size -= filled
+            self.padded += n - filled
+            if lead + filled < n:
                 self._playing = False
             return out
 

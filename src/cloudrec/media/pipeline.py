@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 
 STATS_INTERVAL = 1.0
 SOURCE_JOIN_SECONDS = 0.2
+# Output tick T shows the media that was due at T - (one tick + JITTER): by then a whole tick of
+# audio has arrived, and video and audio are picked by their due times (sync by construction).
+JITTER_SECONDS = 0.08
+# Behind by up to this much, skipped ticks keep the timeline on the clock; a longer stall is a gap.
+MAX_CATCH_UP_SECONDS = 2.0
 
 
 class _Recording:
@@ -46,6 +51,7 @@ class _Recording:
         self.clock = clock
         self.fps = spec.frame_rate
         self.period = 1.0 / spec.frame_rate
+        self.delay = self.period + JITTER_SECONDS
         self.audio_only = spec.file_type == FileType.MP3
         self.width, self.height = even(spec.width), even(spec.height)
         self.streams = spec.streams
@@ -84,6 +90,8 @@ class _Recording:
                     want_audio=audio,
                     open_timeout=self.spec.open_timeout_seconds,
                     read_timeout=self.spec.read_timeout_seconds,
+                    keep_seconds=self.delay + 0.05,
+                    now=self.clock.now,
                 )
                 self.sources[url] = source
                 source.start()
@@ -118,11 +126,11 @@ class _Recording:
         """Whether any source of the selection has media to show or play."""
         for tile in self.selection.tiles:
             source = self.sources.get(tile.url) if tile.url else None
-            if source is not None and source.latest_video() is not None:
+            if source is not None and source.video_at(self.clock.now()) is not None:
                 return True
         for url in self.selection.audio_urls:
             source = self.sources.get(url)
-            if source is not None and source.live and source.audio.buffered > 0:
+            if source is not None and source.audio.buffered > 0:
                 return True
         return False
 
@@ -146,10 +154,8 @@ class _Recording:
         elif isinstance(command, Suspend):
             self.suspended = True
         elif isinstance(command, Resume) and self.suspended:
-            self.suspended = False
+            self.suspended = False  # what came while suspended is stale by now and is dropped
             self.next_tick = now
-            for source in self.sources.values():  # what came while suspended is not recorded
-                source.audio.trim(source.audio.prefill)
         return False
 
     # ---- output ---------------------------------------------------------------------------------
@@ -170,21 +176,24 @@ class _Recording:
         self.emit(Started(at=time.time()))
         log.info("recording started")
 
-    def _write_tick(self, with_video: bool) -> None:
+    def _write_tick(self, tick_time: float, with_video: bool) -> None:
+        """Write the next output tick, scheduled at `tick_time`."""
         assert self.segmenter is not None
+        at = tick_time - self.delay
         n = tick_samples(self.tick + 1, self.fps) - tick_samples(self.tick, self.fps)
         parts = []
         for url in self.selection.audio_urls:
             source = self.sources.get(url)
             if source is not None:
-                parts.append(source.audio.pull(n))
+                parts.append(source.audio.pull(n, at))
         audio = mix(parts, n)
         frame = None
         if with_video and self.compositor is not None:
             tiles = []
             for plan in self.selection.tiles:
                 source = self.sources.get(plan.url) if plan.url else None
-                latest = source.latest_video() if source is not None else None
+                # the frame nearest to the middle of the tick's audio: at most half a tick off
+                latest = source.video_at(at + self.period / 2) if source is not None else None
                 tiles.append(
                     TileDraw(
                         plan.rect,
@@ -211,8 +220,7 @@ class _Recording:
             if self.dropped != self.dropped_logged:
                 log.warning("falling behind: %d output frames skipped so far", self.dropped)
                 self.dropped_logged = self.dropped
-            if self.segmenter is not None:
-                self.emit(self.stats())
+            self.emit(self.stats())
 
     def _wait(self, commands: Callable[[float], Command | None]) -> bool:
         """Wait for the next tick, handling commands meanwhile; True when told to finish."""
@@ -251,11 +259,14 @@ class _Recording:
                 self._start()
                 self.next_tick = now
             late = now - self.next_tick
+            if late > MAX_CATCH_UP_SECONDS:  # the process was stalled (not just slow): restart the pace
+                log.warning("stalled for %.1f s: output resumes without filling the gap", late)
+                self.next_tick, late = now, 0.0
             skip = int(late / self.period) if late >= self.period else 0
-            for _ in range(skip):  # behind: keep the timeline (audio continues), skip the pictures
-                self._write_tick(with_video=False)
+            for i in range(skip):  # behind: keep the timeline (audio continues), skip the pictures
+                self._write_tick(self.next_tick + i * self.period, with_video=False)
             self.dropped += skip
-            self._write_tick(with_video=True)
+            self._write_tick(self.next_tick + skip * self.period, with_video=True)
             self.next_tick += (skip + 1) * self.period
 
     def close_output(self) -> None:
@@ -288,17 +299,24 @@ def run_recording(
     `SegmentClosed` per closed file, then `Finished` (or `Failed` after closing the open segment).
     """
     recording = _Recording(spec, emit, clock or MonotonicClock())
-    log.info("recording %s: %dx%d@%d %s", spec.record_id, spec.width, spec.height, spec.frame_rate, spec.file_type.name)
+    log.info(
+        "recording %s: %dx%d@%d %s",
+        spec.record_id,
+        spec.width,
+        spec.height,
+        spec.frame_rate,
+        spec.file_type.name,
+    )
     try:
         timed_out = recording.run(commands)
         sources = list(recording.sources.values())
         recording.close_output()
         recording.join_sources(sources)
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, after saving what was recorded
+    except Exception as exc:
         log.exception("recording %s failed", spec.record_id)
         try:
             recording.close_output()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("recording %s: closing the output failed too", spec.record_id)
         emit(Failed(reason=f"{type(exc).__name__}: {exc}"))
         return

@@ -22,7 +22,9 @@ def placeholder(width: int, height: int, text: str) -> RGBImage:
         font = ImageFont.load_default(size=size)
         draw = ImageDraw.Draw(image)
         x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
-        draw.text(((width - (x1 - x0)) // 2 - x0, (height - (y1 - y0)) // 2 - y0), text, font=font, fill=TEXT_RGB)
+        draw.text(
+            ((width - (x1 - x0)) // 2 - x0, (height - (y1 - y0)) // 2 - y0), text, font=font, fill=TEXT_RGB
+        )
     array = np.asarray(image, dtype=np.uint8)
     array.setflags(write=False)
     return array

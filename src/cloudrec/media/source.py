@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from fractions import Fraction
 
 import av
@@ -23,44 +25,52 @@ OPEN_OPTIONS = {"analyzeduration": "1500000", "probesize": "2000000"}
 
 
 class _Pacer:
-    """Releases packets no faster than their timestamps ("-re"), so that files and HLS segments,
-    which arrive in bursts, play in real time. Live streams arrive in time and are not delayed.
-    A timestamp jump (more than `max_ahead` early or `max_behind` late) restarts the reference."""
+    """Maps stream timestamps to clock times ("due") and releases packets no earlier than `slack`
+    before they are due ("-re"), so that files and HLS segments, which arrive in bursts, play in real
+    time. A late packet moves the mapping later (the stream's latency grows to its worst jitter and
+    audio and video of the stream stay aligned); a jump of more than `max_ahead` into the future
+    restarts the mapping."""
 
-    slack = 0.04
+    slack = 0.03
 
-    def __init__(self, stop: threading.Event, max_ahead: float = 2.0, max_behind: float = 1.0) -> None:
+    def __init__(self, stop: threading.Event, now: Callable[[], float], max_ahead: float = 2.0) -> None:
         self._stop = stop
+        self._now = now
         self._max_ahead = max_ahead
-        self._max_behind = max_behind
-        self._base_media = 0.0
-        self._base_wall = 0.0
+        self._offset = 0.0  # due = media time + offset
         self._started = False
 
+    def due(self, media_time: float | None) -> float:
+        if media_time is None or not self._started:
+            return self._now()
+        return media_time + self._offset
+
     def wait(self, media_time: float) -> None:
-        now = time.monotonic()
+        now = self._now()
         if not self._started:
             self._started = True
-            self._base_media, self._base_wall = media_time, now
+            self._offset = now - media_time
             return
-        delay = self._base_wall + (media_time - self._base_media) - now
-        if delay > self._max_ahead or delay < -self._max_behind:
-            self._base_media, self._base_wall = media_time, now
+        delay = media_time + self._offset - now
+        if delay > self._max_ahead or delay < 0:
+            self._offset = now - media_time
         elif delay > 0.25:
             self._stop.wait(delay)
         elif delay > self.slack:  # a plain sleep is cheaper than an Event wait; waking up for every
             time.sleep(delay)  # packet costs too, so packets may go up to `slack` early
 
 
-
 class Source:
-    """A pulled stream: the latest decoded video frame and a jitter buffer of 48 kHz stereo audio.
+    """A pulled stream: its recent decoded video frames and a jitter buffer of 48 kHz stereo audio,
+    both stamped with the clock time they are due.
 
     A daemon thread opens the URL (open and read timeouts, so an unpublished stream never hangs it),
     picks the first video and the first audio stream by type, decodes what is wanted (`want_video`,
     `want_audio` may change at any time), and reconnects with exponential backoff when the stream
     fails or ends. `bytes_read` counts the sizes of all demuxed packets.
     """
+
+    max_frames = 8  # video history: enough for the output delay at 30 fps
 
     def __init__(
         self,
@@ -70,22 +80,27 @@ class Source:
         want_audio: bool,
         open_timeout: float = 5.0,
         read_timeout: float = 5.0,
+        keep_seconds: float = 0.2,
+        now: Callable[[], float] = time.monotonic,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
     ) -> None:
         self.url = url
         self.want_video = want_video
         self.want_audio = want_audio
+        self.keep_seconds = keep_seconds
         self.audio = JitterBuffer()
+        self._now = now
         self._open_timeout = open_timeout
         self._read_timeout = read_timeout
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
-        self._video: tuple[VideoFrame, int] | None = None
+        self._frames: deque[tuple[float, VideoFrame, int]] = deque()  # (due, frame, sequence number)
         self._video_seq = 0
         self._media_count = 0
         self._bytes = 0
         self._live = False
+        self._delivered = False  # media came on the current connection
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"source {url}", daemon=True)
 
@@ -113,16 +128,25 @@ class Source:
         """How many frames (video or audio) were decoded so far: grows while media flows."""
         return self._media_count
 
-    def latest_video(self) -> tuple[VideoFrame, int] | None:
-        """The newest decoded video frame and its sequence number, None without live video."""
-        return self._video
+    def video_at(self, at: float) -> tuple[VideoFrame, int] | None:
+        """The newest frame due at `at` (else the oldest one kept) and its sequence number; None
+        without live video."""
+        frames = tuple(self._frames)  # one atomic copy: the thread appends meanwhile
+        if not frames:
+            return None
+        best = frames[0]
+        for entry in frames:
+            if entry[0] > at:
+                break
+            best = entry
+        return best[1], best[2]
 
     # ---- the thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
         delay = self._backoff_initial
         while not self._stop.is_set():
-            delivered = False
+            self._delivered = False
             try:
                 container = av.open(
                     self.url, "r", options=OPEN_OPTIONS, timeout=(self._open_timeout, self._read_timeout)
@@ -131,7 +155,7 @@ class Source:
                 log.info("source %s: open failed: %s", self.url, exc)
             else:
                 try:
-                    delivered = self._pull(container)
+                    self._pull(container)
                     log.info("source %s: stream ended", self.url)
                 except Exception as exc:  # noqa: BLE001 - a broken stream is reconnected, never fatal
                     log.info("source %s: stream failed: %s", self.url, exc)
@@ -139,9 +163,9 @@ class Source:
                     self._offline()
                     try:
                         container.close()
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         log.debug("source %s: close failed", self.url, exc_info=True)
-            if delivered:
+            if self._delivered:  # it worked for a while: reconnect soon
                 delay = self._backoff_initial
             if self._stop.wait(delay):
                 break
@@ -149,9 +173,17 @@ class Source:
 
     def _offline(self) -> None:
         self._live = False
-        self._video = None
+        self._frames.clear()
 
-    def _pull(self, container: av.container.InputContainer) -> bool:
+    def _add_frame(self, due: float, frame: VideoFrame) -> None:
+        self._video_seq += 1
+        frames = self._frames
+        frames.append((due, frame, self._video_seq))
+        horizon = self._now() - self.keep_seconds
+        while len(frames) > self.max_frames or (len(frames) > 1 and frames[1][0] <= horizon):
+            frames.popleft()
+
+    def _pull(self, container: av.container.InputContainer) -> None:
         vstream = container.streams.video[0] if container.streams.video else None
         astream = container.streams.audio[0] if container.streams.audio else None
         log.info(
@@ -161,12 +193,11 @@ class Source:
             astream.codec_context.name if astream else "no",
         )
         if vstream is None and astream is None:
-            return False
+            return
         vbase = float(vstream.time_base or 0) if vstream else 0.0
         abase = float(astream.time_base or 0) if astream else 0.0
         resampler = AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
-        pacer = _Pacer(self._stop)
-        delivered = False
+        pacer = _Pacer(self._stop, self._now)
         for packet in container.demux():
             if self._stop.is_set():
                 break
@@ -174,7 +205,7 @@ class Source:
             stream = packet.stream
             if stream is vstream:
                 if not self.want_video:
-                    self._video = None
+                    self._frames.clear()
                     continue
             elif stream is astream:
                 if not self.want_audio:
@@ -186,23 +217,21 @@ class Source:
                 pacer.wait(stamp * (vbase if stream is vstream else abase))
             for frame in packet.decode():
                 if isinstance(frame, VideoFrame):
-                    self._video_seq += 1
-                    self._video = (frame, self._video_seq)
+                    self._add_frame(pacer.due(frame.time), frame)
                 elif isinstance(frame, AudioFrame):
-                    resampler = self._push_audio(resampler, frame)
+                    resampler = self._push_audio(resampler, frame, pacer.due(frame.time))
                 else:
                     continue
                 self._media_count += 1
                 self._live = True
-                delivered = True
-        return delivered
+                self._delivered = True
 
-    def _push_audio(self, resampler: AudioResampler, frame: AudioFrame) -> AudioResampler:
+    def _push_audio(self, resampler: AudioResampler, frame: AudioFrame, due: float) -> AudioResampler:
         samples = fast_s16(frame)
         if samples is not None:
-            self.audio.push(samples)
+            self.audio.push(samples, due)
             return resampler
-        frame.pts = None  # the pipeline's clock times the audio; source stamps only confuse the filter
+        frame.pts = None  # due times come from the pacer; source stamps only confuse the filter
         frame.time_base = Fraction(1, frame.sample_rate)
         try:
             out = resampler.resample(frame)
@@ -210,8 +239,9 @@ class Source:
             resampler = AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
             out = resampler.resample(frame)
         for chunk in out:
-            data = np.frombuffer(chunk.planes[0], dtype=np.int16, count=chunk.samples * 2)
-            self.audio.push(data.reshape(-1, 2).copy())
+            data = np.frombuffer(memoryview(chunk.planes[0]), dtype=np.int16, count=chunk.samples * 2)
+            self.audio.push(data.reshape(-1, 2).copy(), due)
+            due += chunk.samples / SAMPLE_RATE
         return resampler
 
 
@@ -222,8 +252,8 @@ def fast_s16(frame: AudioFrame) -> Samples | None:
     if frame.sample_rate != SAMPLE_RATE or frame.format.name != "fltp" or channels not in (1, 2):
         return None
     n = frame.samples
-    left = np.frombuffer(frame.planes[0], dtype=np.float32, count=n)
-    right = np.frombuffer(frame.planes[1], dtype=np.float32, count=n) if channels == 2 else left
+    left = np.frombuffer(memoryview(frame.planes[0]), dtype=np.float32, count=n)
+    right = np.frombuffer(memoryview(frame.planes[1]), dtype=np.float32, count=n) if channels == 2 else left
     out = np.empty((n, 2), dtype=np.float32)
     out[:, 0] = left
     out[:, 1] = right

@@ -1,0 +1,100 @@
+"""Moves closed segments into storage in the background, retrying with backoff until the store confirms."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cloudrec.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Uploader:
+    """One worker thread; `submit(file_id, key, path, md5)`; `on_stored(file_id)` once confirmed.
+
+    A failed upload is tried again after 1, 2, 4 … seconds (at most `max_backoff_s`), for ever: the local
+    copy is the only one until the store confirms, so giving up would lose the recording."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        on_stored: Callable[[int], None],
+        max_backoff_s: float = 30.0,
+        first_backoff_s: float = 0.5,
+    ) -> None:
+        self.storage = storage
+        self.on_stored = on_stored
+        self.max_backoff_s = max_backoff_s
+        self.first_backoff_s = first_backoff_s
+        self._heap: list[tuple[float, int, str, str, str, float]] = []
+        self._cv = threading.Condition()
+        self._busy = 0
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+        self._thread.start()
+
+    def submit(self, file_id: int, key: str, path: str, md5: str) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (0.0, file_id, key, path, md5, self.first_backoff_s))
+            self._cv.notify()
+
+    def pending(self) -> int:
+        with self._cv:
+            return len(self._heap) + self._busy
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while self._heap or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(left)
+        return True
+
+    def close(self) -> None:
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closing and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cv.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
+                if self._closing:
+                    return
+                _, file_id, key, path, md5, backoff = heapq.heappop(self._heap)
+                self._busy += 1
+            ok = False
+            try:
+                self.storage.put(key, Path(path), md5)
+                ok = True
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the local copy, try again
+                log.warning("upload of %s failed (%s): again in %.1f s", key, exc, backoff)
+            with self._cv:
+                self._busy -= 1
+                if not ok:
+                    heapq.heappush(
+                        self._heap,
+                        (
+                            time.monotonic() + backoff,
+                            file_id,
+                            key,
+                            path,
+                            md5,
+                            min(backoff * 2, self.max_backoff_s),
+                        ),
+                    )
+                self._cv.notify_all()
+            if ok:
+                try:
+                    self.on_stored(file_id)
+                except Exception:
+                    log.exception("could not record the upload of %s", key)

@@ -1,0 +1,106 @@
+"""S3-compatible storage end to end: uploads as segments close, an outage and a restart lose nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from support.decode import media_duration
+from support.s3server import MotoServer, TcpProxy
+from support.server import E2E_SETTINGS, PublishFn, running_server
+
+BUCKET = "recordings"
+
+
+@pytest.fixture
+def s3() -> Iterator[tuple[MotoServer, TcpProxy]]:
+    with MotoServer() as moto:
+        boto3.client(
+            "s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        ).create_bucket(Bucket=BUCKET)
+        proxy = TcpProxy(moto.port)
+        proxy.up()
+        try:
+            yield moto, proxy
+        finally:
+            proxy.down()
+
+
+def s3_settings(proxy: TcpProxy) -> dict[str, Any]:
+    return {
+        **E2E_SETTINGS,
+        "storage": "s3",
+        "s3_endpoint_url": proxy.endpoint,
+        "s3_region": "us-east-1",
+        "s3_bucket": BUCKET,
+        "s3_prefix": "cloudrec",
+        "s3_access_key_id": "k",
+        "s3_secret_access_key": "s",
+        "s3_path_style": True,
+        "shutdown_upload_wait_s": 0.5,
+    }
+
+
+def bucket_md5s(moto: MotoServer) -> dict[str, str]:
+    client = boto3.client(
+        "s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    out = {}
+    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        body = client.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+        out[obj["Key"]] = hashlib.md5(body).hexdigest()
+    return out
+
+
+def test_outage_and_restart_lose_no_segment(
+    s3: tuple[MotoServer, TcpProxy], publish: PublishFn, tmp_path: Path
+) -> None:
+    moto, proxy = s3
+    pub, url = publish("s3src", color=(0, 255, 0), tone_hz=440.0)
+    pub.wait_live(url)
+    data = tmp_path / "data"
+    with running_server(data, **s3_settings(proxy)) as server:
+        server.publish("s3g", "u1", url, media_type=2)
+        server.publish("s3g", "u1", url, media_type=1)
+        reply = server.post("/v1/record/init", group_id="s3g", width=320, height=180, frame_rate=15,
+                            file_duration=15, file_name="cls", auto={})
+        assert reply["code"] == 0, reply
+        record_id = reply["record_id"]
+        time.sleep(3.8)  # the first 3 s segment is uploaded while the store is up
+        proxy.down()  # the store goes away: the next segments cannot be uploaded
+        time.sleep(3.5)
+        assert server.post("/v1/record/finish", record_id=record_id)["code"] == 0
+        task = server.wait_status(record_id, 5, timeout=20)
+        assert task["status"] == 5  # finished, waiting for the store
+        not_ready = server.get("/v1/record/file/download/url", record_id=record_id)
+        assert not_ready["code"] == 6050030031
+    # the server stops while the store is still down; the local copies stay
+    assert list((data / "work" / record_id).glob("cls_*.mp4"))
+    proxy.up()
+    with running_server(data, **s3_settings(proxy)) as server:
+        server.wait_status(record_id, 6, timeout=30)
+        files = server.download(record_id, tmp_path / "out")  # presigned URLs, md5 checked
+        names = [p.name for p, _ in files]
+        assert names == [f"cls_{i:04d}.mp4" for i in range(1, len(names) + 1)]
+        assert len(names) >= 3
+        total = sum(media_duration(p) for p, _ in files)
+        assert total > 5.5
+        in_bucket = bucket_md5s(moto)
+        for path, item in files:
+            assert in_bucket[f"cloudrec/app1/{record_id}/{path.name}"] == item["md5"]
+        # Range works on the presigned URL
+        first = server.get("/v1/record/file/download/url", record_id=record_id)["data_list"][0]
+        r = httpx.get(first["url"], headers={"Range": "bytes=0-99"})
+        assert r.status_code == 206 and len(r.content) == 100
+        # nothing is left behind locally once the store has everything
+        assert not list((data / "work" / record_id).glob("cls_*.mp4"))
+        # the delete API deletes from the store too
+        reply = server.post("/v1/record/file", mode=1, record_list=[record_id])
+        assert reply["code"] == 0, reply
+        assert not [k for k in bucket_md5s(moto) if record_id in k]
