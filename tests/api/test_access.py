@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -43,9 +44,11 @@ def test_only_a_hash_of_the_access_token_is_stored(live_server: LiveServer) -> N
     assert token not in stored
 
 
-def _refused(live_server: LiveServer, **request: object) -> dict[str, object]:
+def _refused(
+    live_server: LiveServer, headers: dict[str, str] | None = None, params: dict[str, str] | None = None
+) -> dict[str, Any]:
     with live_server.http() as c:
-        r = c.get("/access/token", **request)  # type: ignore[arg-type]
+        r = c.get("/access/token", headers=headers, params=params)
     assert r.status_code == 200
     return contract_json(r)
 

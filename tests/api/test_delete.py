@@ -54,6 +54,31 @@ def test_leftovers_of_a_failed_recorder_are_deleted(tenant: Tenant, live_server:
     assert not work.exists()
 
 
+def test_copies_waiting_for_upload_are_deleted(tenant: Tenant, live_server: LiveServer) -> None:
+    record_id = tenant.seed_task(-1)
+    pending = live_server.settings.data_dir / "pending-upload.mp4"
+    pending.write_bytes(b"segment")
+    with live_server.ctx.sessions.begin() as s:
+        task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
+        assert task_id is not None
+        s.add(
+            File(
+                task_id=task_id,
+                index=1,
+                name="x_0001.mp4",
+                storage_key=f"{tenant.app_id}/{record_id}/x_0001.mp4",
+                size=7,
+                md5="0" * 32,
+                duration=1.0,
+                start_time=0.0,
+                stored=False,
+                local_path=str(pending),
+            )
+        )
+    assert tenant.call(DELETE, mode=1, record_list=[record_id])["code"] == 0
+    assert not pending.exists()
+
+
 def test_mode_defaults_to_2(tenant: Tenant, live_server: LiveServer) -> None:
     record_id, paths = _done_with_files(tenant, live_server)
     assert tenant.call(DELETE, record_list=[record_id])["code"] == 0

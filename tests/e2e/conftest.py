@@ -12,7 +12,6 @@ from support.publisher import Publisher, SpecFields
 from support.server import E2E_SETTINGS, PublishFn, RunningServer, running_server
 
 
-
 @pytest.fixture(scope="session")
 def nms() -> Iterator[MediaServer]:
     with MediaServer() as server:

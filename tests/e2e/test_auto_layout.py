@@ -69,7 +69,7 @@ def test_grid_reflows_with_1_2_4_7_publishers_and_a_leaver(
     urls: list[str] = []
     pubs = []
     for i in range(7):
-        pub, url = publish(f"p{i}", color=PALETTE[i], tone_hz=None, audio=False)
+        pub, url = publish(f"p{i}", color=PALETTE[i], tone_hz=None)
         pubs.append(pub)
         urls.append(url)
     for pub, url in zip(pubs, urls, strict=True):
@@ -108,10 +108,10 @@ def test_grid_reflows_with_1_2_4_7_publishers_and_a_leaver(
 def test_screen_share_wins_and_media_count_caps(
     server: RunningServer, publish: PublishFn, tmp_path: Path
 ) -> None:
-    cam, cam_url = publish("cam", color=(255, 0, 0), tone_hz=None, audio=False)
-    screen, screen_url = publish("screen", color=(0, 0, 255), tone_hz=None, audio=False)
-    other, other_url = publish("other", color=(0, 255, 0), tone_hz=None, audio=False)
-    third, third_url = publish("third", color=(255, 255, 0), tone_hz=None, audio=False)
+    cam, cam_url = publish("cam", color=(255, 0, 0), tone_hz=None)
+    screen, screen_url = publish("screen", color=(0, 0, 255), tone_hz=None)
+    other, other_url = publish("other", color=(0, 255, 0), tone_hz=None)
+    third, third_url = publish("third", color=(255, 255, 0), tone_hz=None)
     for pub, url in ((cam, cam_url), (screen, screen_url), (other, other_url), (third, third_url)):
         pub.wait_live(url)
     server.publish("prio", "teacher", cam_url, media_type=2)
@@ -133,7 +133,7 @@ def test_main_and_subs_puts_the_chosen_user_large(
 ) -> None:
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
     for i, colour in enumerate(colours):
-        pub, url = publish(f"m{i}", color=colour, tone_hz=None, audio=False)
+        pub, url = publish(f"m{i}", color=colour, tone_hz=None)
         pub.wait_live(url)
         server.publish("ms", f"m{i}", url, media_type=2)
     record_id = start_auto(server, "ms", type=2, user_id="m2")

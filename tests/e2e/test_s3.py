@@ -22,7 +22,11 @@ BUCKET = "recordings"
 def s3() -> Iterator[tuple[MotoServer, TcpProxy]]:
     with MotoServer() as moto:
         boto3.client(
-            "s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+            "s3",
+            endpoint_url=moto.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
         ).create_bucket(Bucket=BUCKET)
         proxy = TcpProxy(moto.port)
         proxy.up()
@@ -49,7 +53,11 @@ def s3_settings(proxy: TcpProxy) -> dict[str, Any]:
 
 def bucket_md5s(moto: MotoServer) -> dict[str, str]:
     client = boto3.client(
-        "s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        "s3",
+        endpoint_url=moto.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
     )
     out = {}
     for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
@@ -68,8 +76,16 @@ def test_outage_and_restart_lose_no_segment(
     with running_server(data, **s3_settings(proxy)) as server:
         server.publish("s3g", "u1", url, media_type=2)
         server.publish("s3g", "u1", url, media_type=1)
-        reply = server.post("/v1/record/init", group_id="s3g", width=320, height=180, frame_rate=15,
-                            file_duration=15, file_name="cls", auto={})
+        reply = server.post(
+            "/v1/record/init",
+            group_id="s3g",
+            width=320,
+            height=180,
+            frame_rate=15,
+            file_duration=15,
+            file_name="cls",
+            auto={},
+        )
         assert reply["code"] == 0, reply
         record_id = reply["record_id"]
         time.sleep(3.8)  # the first 3 s segment is uploaded while the store is up

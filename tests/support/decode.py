@@ -70,10 +70,13 @@ def rms(samples: NDArray[np.float64]) -> float:
 
 
 def media_duration(path: Path) -> float:
-    """Seconds of media from the packets (not the container's header)."""
-    end = 0.0
+    """Seconds of media, by decoding: the decoded audio samples over the rate, or for a file without
+    audio the span of its decoded video frames (plus one frame)."""
     with av.open(str(path)) as c:
-        for packet in c.demux():
-            if packet.pts is not None and packet.time_base is not None:
-                end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-    return end
+        if c.streams.audio:
+            samples = sum(f.samples for f in c.decode(c.streams.audio[0]))
+            return samples / float(c.streams.audio[0].rate or 48000)
+        stream = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(stream) if f.time is not None]
+        rate = float(stream.average_rate or 30)
+    return (max(times) - min(times) + 1 / rate) if times else 0.0

@@ -23,7 +23,6 @@ from cloudrec.server import build_context, shutdown
 from .mediaserver import free_port
 from .publisher import Publisher
 
-
 # A "minute" of file_duration is 0.2 s here: file_duration 15 → 3 s segments; timeout 5 → 1 s.
 E2E_SETTINGS: dict[str, Any] = {
     "time_unit_s": 0.2,

@@ -30,8 +30,12 @@ def add_video_stream(
     crf: int,
     keyframe_seconds: float = 2.0,
 ) -> VideoStream:
-    """An H.264 stream (libx264, frame threads) for `width` x `height` rounded up to even sizes."""
-    stream = container.add_stream("libx264", rate=frame_rate, options={"preset": preset, "crf": str(crf)})
+    """An H.264 stream (libx264, frame threads) for `width` x `height` rounded up to even sizes.
+
+    No B-frames: a fragmented MP4 begun with an empty moov carries no edit list, so the reordering delay
+    of B-frames would start the video that many frames after the audio (measured: 2 frames late)."""
+    options = {"preset": preset, "crf": str(crf), "bframes": "0"}
+    stream = container.add_stream("libx264", rate=frame_rate, options=options)
     stream.width = even(width)
     stream.height = even(height)
     stream.pix_fmt = "yuv420p"

@@ -26,18 +26,21 @@ def file_md5(path: str | Path) -> str:
 
 
 def media_duration(path: str | Path) -> float:
-    """Seconds of media in a file, from the packets themselves (works on a truncated fragmented MP4)."""
-    end = 0.0
+    """Seconds of media in a file, from the packets themselves (works on a truncated fragmented MP4):
+    the longest stream's span from first to last timestamp (muxers shift timestamps by encoder delay)."""
+    spans: dict[int, tuple[float, float]] = {}
     try:
         with av.open(str(path)) as container:
             for packet in container.demux():
                 if packet.pts is None or packet.time_base is None:
                     continue
-                stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-                end = max(end, stop)
+                start = float(packet.pts * packet.time_base)
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                lo, hi = spans.get(packet.stream.index, (start, end))
+                spans[packet.stream.index] = (min(lo, start), max(hi, end))
     except av.error.FFmpegError as exc:
         log.warning("probe of %s stopped early: %s", path, exc)
-    return end
+    return max((hi - lo for lo, hi in spans.values()), default=0.0)
 
 
 def salvage_segments(work_dir: str, known: set[str]) -> list[SegmentInfo]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -19,6 +18,7 @@ from av.video.stream import VideoStream
 
 from cloudrec.media.encoder import add_audio_stream, add_video_stream, encode_audio, encode_video
 from cloudrec.media.mixer import SAMPLE_RATE, Samples
+from cloudrec.media.probe import file_md5
 from cloudrec.recorder.spec import FileType, SegmentInfo
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,6 @@ MP4_OPTIONS = {
     "frag_duration": "1000000",
     "flush_packets": "1",  # each finished fragment goes to the file at once
 }
-
-
-def file_md5(path: str) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 ACTIVE = (TaskStatus.INIT, TaskStatus.RECORDING)  # a recorder runs the task and takes commands
 UNFINISHED = (*ACTIVE, TaskStatus.QUEUED, TaskStatus.ENCODING, TaskStatus.UPLOADING)
-FINAL = (TaskStatus.DONE, TaskStatus.ERROR)
 
 
 @dataclass(frozen=True)
