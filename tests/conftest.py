@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api.harness import DatabaseFactory, LiveServer, ServerFactory, Tenant, start_server
+from api.harness import LIVE_SERVER_SETTINGS, DatabaseFactory, LiveServer, ServerFactory, Tenant, start_server
 
 TEST_DATABASE_ENV = "CLOUDREC_TEST_DATABASE_URL"
 
@@ -47,10 +47,6 @@ def server_factory(
     yield start
     for server in started:
         server.stop()
-
-
-# Room for every recording the API tests leave running; the capacity tests lower it themselves.
-LIVE_SERVER_SETTINGS: dict[str, Any] = {"max_recordings": 64, "min_free_disk_mb": 1}
 
 
 @pytest.fixture(scope="session")

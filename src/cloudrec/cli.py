@@ -58,7 +58,10 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     api = build_app(settings)
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # uvicorn's access log would print query strings (tokens, URL signatures): the API logs requests itself
+    uvicorn.run(
+        api, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False
+    )
 
 
 @dev_app.command("create")

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str = ""
     s3_secret_access_key: SecretStr = SecretStr("")
     s3_path_style: bool = Field(False, description="path-style addressing (MinIO, most on-premise stores)")
+    finish_wait_s: float = Field(
+        5.0, ge=0, description="finish waits this long for the recorder's final figures before it answers"
+    )
     shutdown_upload_wait_s: float = Field(
         10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
     )

@@ -40,6 +40,9 @@ from cloudrec.recorder.spec import Command, SegmentClosed, SegmentInfo, StreamIn
 from cloudrec.server import build_app
 from cloudrec.tasks.naming import new_record_id
 
+# Room for every recording the API tests leave running; the capacity tests lower it themselves.
+LIVE_SERVER_SETTINGS: dict[str, Any] = {"max_recordings": 64, "min_free_disk_mb": 1}
+
 RECORD_ID = re.compile(r"\d{14}_[0-9a-f]{16}")
 
 
@@ -360,7 +363,10 @@ class LiveServer:
 
     def tenant(self) -> Tenant:
         dev_id, secret = self.add_developer()
-        app_id = self.add_app(dev_id)
+        return self.tenant_of(dev_id, secret, self.add_app(dev_id))
+
+    def tenant_of(self, dev_id: str, secret: str, app_id: str) -> Tenant:
+        """A client of an existing developer and app (e.g. one made before a restart of the server)."""
         token = self.access_token(dev_id, secret)
         client = httpx.Client(base_url=self.base_url, timeout=30, headers={"Authorization": token})
         tenant = Tenant(self, dev_id, secret, app_id, token, client)
@@ -386,15 +392,29 @@ class LiveServer:
         self.thread.join(timeout=60)
 
 
-def start_server(data_dir: Path, database_url: str, **overrides: Any) -> LiveServer:
-    """A real server on a free loopback port: `build_app` (migrations, storage, sink, recorder host)."""
+class WallClock(ManualClock):
+    """A ManualClock that follows the wall clock: for servers that record real media in real time."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def advance(self, seconds: float) -> None:
+        raise AssertionError("a real-time test server's clock cannot be moved")
+
+
+def start_server(
+    data_dir: Path, database_url: str, *, real_time: bool = False, **overrides: Any
+) -> LiveServer:
+    """A real server on a free loopback port: `build_app` (migrations, storage, sink, recorder host).
+
+    Its clock is a ManualClock that tests move, or with `real_time` the wall clock."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
     settings = Settings(
         data_dir=data_dir, database_url=database_url, host="127.0.0.1", port=port, **overrides
     )
-    clock = ManualClock()
+    clock = WallClock() if real_time else ManualClock()
     app = build_app(settings, clock)
     ctx: AppContext = app.state.ctx
     spy = SpyHost(ctx.host)

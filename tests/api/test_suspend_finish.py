@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.harness import LiveServer, Tenant
+from api.harness import LIVE_SERVER_SETTINGS, LiveServer, ServerFactory, Tenant
 from cloudrec.recorder.spec import Finish, Resume, Suspend
 
 SUSPEND, RESUME, FINISH = "/v1/record/suspend", "/v1/record/resume", "/v1/record/finish"
@@ -66,9 +66,34 @@ def test_bad_record_id(tenant: Tenant, path: str, fields: dict[str, object], fie
 # ---- finish -------------------------------------------------------------------------------------
 
 
-def test_finish_answers_figures_from_the_database(tenant: Tenant, live_server: LiveServer) -> None:
+@pytest.fixture(scope="module")
+def no_wait_server(server_factory: ServerFactory) -> LiveServer:
+    """A server whose finish answers at once with what the database knows (finish_wait_s=0)."""
+    return server_factory(**LIVE_SERVER_SETTINGS, finish_wait_s=0)
+
+
+def test_finish_waits_for_the_recorders_final_figures(tenant: Tenant, live_server: LiveServer) -> None:
     record_id = tenant.start_manual()
     live_server.clock.advance(90)
+    # a periodic report from before the finish; the recorder's final report (nothing pulled) replaces it
+    tenant.set_row(record_id, media_duration=79.4, flow_bytes=5 * 1024 * 1024 + 1000)
+    reply = tenant.call(FINISH, record_id=record_id)
+    assert reply == {
+        "code": 0,
+        "msg": "OK",
+        "record_id": record_id,
+        "media_duration": 0,
+        "record_duration": 90,
+        "flow": 0,
+    }
+    assert tenant.task(record_id)["status"] == 6  # the reply came once the recorder had finished
+    assert Finish() in live_server.host.commands_of(record_id)
+
+
+def test_finish_answers_figures_from_the_database(no_wait_server: LiveServer) -> None:
+    tenant = no_wait_server.tenant()
+    record_id = tenant.start_manual()
+    no_wait_server.clock.advance(90)
     tenant.set_row(record_id, media_duration=79.4, flow_bytes=5 * 1024 * 1024 + 1000)
     reply = tenant.call(FINISH, record_id=record_id)
     assert reply == {
@@ -81,22 +106,24 @@ def test_finish_answers_figures_from_the_database(tenant: Tenant, live_server: L
     }
     task = tenant.task(record_id)
     assert task["status"] >= 3 and task["stop_time"] is not None
-    assert Finish() in live_server.host.commands_of(record_id)
+    assert Finish() in no_wait_server.host.commands_of(record_id)
 
 
-def test_second_finish_answers_the_same_figures(tenant: Tenant, live_server: LiveServer) -> None:
+def test_second_finish_answers_the_same_figures(no_wait_server: LiveServer) -> None:
+    tenant = no_wait_server.tenant()
     record_id = tenant.start_manual()
-    live_server.clock.advance(30)
+    no_wait_server.clock.advance(30)
     tenant.set_row(record_id, media_duration=12.0, flow_bytes=4096)
     first = tenant.call(FINISH, record_id=record_id)
     tenant.wait_status(record_id, 6)
     # the recorder reported its final figures since; the answer stays what it was
     tenant.set_row(record_id, media_duration=31.0, flow_bytes=999_999)
-    live_server.clock.advance(100)
+    no_wait_server.clock.advance(100)
     second = tenant.call(FINISH, record_id=record_id)
     assert second == first
     assert (first["media_duration"], first["record_duration"], first["flow"]) == (12, 30, 4)
-    assert [c for c in live_server.host.commands_of(record_id) if isinstance(c, Finish)] == [Finish()]
+    assert [c for c in no_wait_server.host.commands_of(record_id) if isinstance(c, Finish)] == [Finish()]
+    no_wait_server.finish_recordings()
 
 
 def test_finish_reaches_done_through_the_real_recorder(tenant: Tenant) -> None:

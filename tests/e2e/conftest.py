@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api.harness import DatabaseFactory, Tenant, start_server
 from support.mediaserver import MediaServer
 from support.publisher import Publisher, SpecFields
-from support.server import E2E_SETTINGS, PublishFn, RunningServer, running_server
+from support.server import E2E_SETTINGS, PublishFn
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +20,13 @@ def nms() -> Iterator[MediaServer]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    # The recordings run against the embedded default (SQLite); the API suite covers PostgreSQL too.
-    with running_server(tmp_path / "data", **E2E_SETTINGS) as srv:
-        yield srv
+def tenant(databases: DatabaseFactory, tmp_path: Path) -> Iterator[Tenant]:
+    """A developer with an app on a fresh server that records in real time (short segments)."""
+    live = start_server(tmp_path / "data", databases.new_url(), real_time=True, **E2E_SETTINGS)
+    try:
+        yield live.tenant()
+    finally:
+        live.stop()
 
 
 @pytest.fixture
@@ -31,7 +35,7 @@ def publish(nms: MediaServer, request: pytest.FixtureRequest) -> Iterator[Publis
     started: list[Publisher] = []
 
     def _publish(name: str, **fields: Any) -> tuple[Publisher, str]:
-        stream = f"{request.node.name[:40]}-{name}".replace("[", "-").replace("]", "")
+        stream = f"{request.node.name[:40]}-{name}"
         stream = "".join(c if c.isalnum() or c in "_-" else "_" for c in stream)
         spec: SpecFields = {"size": (160, 120), "fps": 15, **fields}  # type: ignore[typeddict-item]
         pub = Publisher(nms.rtmp_url("live", stream), **spec)

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.harness import Tenant
 from support.decode import audio_samples, close, pixel, tone_share, video_frames
-from support.server import PublishFn, RunningServer
-
+from support.server import PublishFn, download, publish_stream
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 W, H = 320, 180
@@ -32,50 +32,50 @@ def audio(user: str) -> dict[str, Any]:
     return {"user_id": user, "media_id": "0", "media_type": 1}
 
 
-def record_manual(server: RunningServer, group: str, **init: Any) -> str:
-    reply = server.post("/v1/record/init", group_id=group, width=W, height=H, frame_rate=15, **init)
+def record_manual(tenant: Tenant, group: str, **init: Any) -> str:
+    reply = tenant.call("/v1/record/init", group_id=group, width=W, height=H, frame_rate=15, **init)
     assert reply["code"] == 0, reply
     record_id: str = reply["record_id"]
-    assert server.task(record_id)["status"] == 1
+    assert tenant.task(record_id)["status"] == 1
     return record_id
 
 
-def finish_and_download(server: RunningServer, record_id: str, dest: Path) -> list[Path]:
-    reply = server.post("/v1/record/finish", record_id=record_id)
+def finish_and_download(tenant: Tenant, record_id: str, dest: Path) -> list[Path]:
+    reply = tenant.call("/v1/record/finish", record_id=record_id)
     assert reply["code"] == 0, reply
-    server.wait_status(record_id, 6, timeout=30)
-    return [p for p, _ in server.download(record_id, dest)]
+    tenant.wait_status(record_id, 6, timeout=30)
+    return [p for p, _ in download(tenant, record_id, dest)]
 
 
 def test_2x2_layout_colours_audio_selection_and_layout_change(
-    server: RunningServer, publish: PublishFn, tmp_path: Path
+    tenant: Tenant, publish: PublishFn, tmp_path: Path
 ) -> None:
     colours = {"u1": RED, "u2": GREEN, "u3": BLUE, "u4": YELLOW}
     tones = {"u1": 300.0, "u2": 500.0, "u3": 700.0, "u4": 900.0}
     for user, colour in colours.items():
         pub, url = publish(user, color=colour, tone_hz=tones[user])
-        server.publish("g1", user, url, media_type=2)
-        server.publish("g1", user, url, media_type=1)
+        publish_stream(tenant, "g1", user, url, media_type=2)
+        publish_stream(tenant, "g1", user, url, media_type=1)
         pub.wait_live(url)
 
-    record_id = record_manual(server, "g1", file_name="class/../1")
+    record_id = record_manual(tenant, "g1", file_name="class/../1")
     quads = [(0, 0), (160, 0), (0, 90), (160, 90)]
     first = [tile(u, x, y, 160, 90) for u, (x, y) in zip(colours, quads, strict=True)]
-    reply = server.post(
+    reply = tenant.call(
         "/v1/record/set/layout", record_id=record_id, video_list=first, audio_list=[audio("u1"), audio("u3")]
     )
     assert reply["code"] == 0, reply
-    assert server.task(record_id)["status"] == 2
+    assert tenant.task(record_id)["status"] == 2
     time.sleep(3.0)
     # Swap: u4 top-left, u3 top-right, u2 bottom-left, u1 bottom-right; now only u2's audio.
     second = [tile(u, x, y, 160, 90) for u, (x, y) in zip(reversed(colours), quads, strict=True)]
-    reply = server.post(
+    reply = tenant.call(
         "/v1/record/set/layout", record_id=record_id, video_list=second, audio_list=[audio("u2")]
     )
     assert reply["code"] == 0, reply
     time.sleep(3.0)
 
-    files = finish_and_download(server, record_id, tmp_path / "out")
+    files = finish_and_download(tenant, record_id, tmp_path / "out")
     assert files, "no file recorded"
     names = [f.name for f in files]
     assert names == sorted(names)
@@ -112,16 +112,16 @@ def test_2x2_layout_colours_audio_selection_and_layout_change(
     assert tone_share(tail, rate, tones["u1"]) < 0.02
 
 
-def test_crop_modes_and_picture_in_picture(server: RunningServer, publish: PublishFn, tmp_path: Path) -> None:
+def test_crop_modes_and_picture_in_picture(tenant: Tenant, publish: PublishFn, tmp_path: Path) -> None:
     # A 4:3 source (160x120) in 16:9 tiles (128x72): fit (3) pads left and right with black bars,
     # fill (2) and stretch (1) cover the whole tile.
     pub, url = publish("src", color=RED, tone_hz=None)
     pub2, url2 = publish("pip", color=BLUE, tone_hz=None)
-    server.publish("g2", "a", url, media_type=2)
-    server.publish("g2", "b", url2, media_type=2)
+    publish_stream(tenant, "g2", "a", url, media_type=2)
+    publish_stream(tenant, "g2", "b", url2, media_type=2)
     pub.wait_live(url)
     pub2.wait_live(url2)
-    record_id = record_manual(server, "g2")
+    record_id = record_manual(tenant, "g2")
     layout = [
         tile("a", 0, 0, 128, 72, crop_mode=1),
         tile("a", 160, 0, 128, 72, crop_mode=2),
@@ -130,10 +130,10 @@ def test_crop_modes_and_picture_in_picture(server: RunningServer, publish: Publi
         tile("b", 240, 135, 64, 36, crop_mode=1),  # ... with a PiP tile drawn over it
         tile("a", 300, 170, 100, 100, crop_mode=1),  # clipped at the canvas edge
     ]
-    reply = server.post("/v1/record/set/layout", record_id=record_id, video_list=layout, audio_list=[])
+    reply = tenant.call("/v1/record/set/layout", record_id=record_id, video_list=layout, audio_list=[])
     assert reply["code"] == 0, reply
     time.sleep(2.5)
-    files = finish_and_download(server, record_id, tmp_path / "out")
+    files = finish_and_download(tenant, record_id, tmp_path / "out")
     frames = video_frames(files[0])
     frame = frames[-3][1]
     assert frame.shape == (H, W, 3)

@@ -11,9 +11,10 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from api.harness import DatabaseFactory, start_server
 from support.decode import media_duration
 from support.s3server import MotoServer, TcpProxy
-from support.server import E2E_SETTINGS, PublishFn, running_server
+from support.server import E2E_SETTINGS, PublishFn, download, publish_stream
 
 BUCKET = "recordings"
 
@@ -67,16 +68,18 @@ def bucket_md5s(moto: MotoServer) -> dict[str, str]:
 
 
 def test_outage_and_restart_lose_no_segment(
-    s3: tuple[MotoServer, TcpProxy], publish: PublishFn, tmp_path: Path
+    s3: tuple[MotoServer, TcpProxy], publish: PublishFn, databases: DatabaseFactory, tmp_path: Path
 ) -> None:
     moto, proxy = s3
     pub, url = publish("s3src", color=(0, 255, 0), tone_hz=440.0)
     pub.wait_live(url)
-    data = tmp_path / "data"
-    with running_server(data, **s3_settings(proxy)) as server:
-        server.publish("s3g", "u1", url, media_type=2)
-        server.publish("s3g", "u1", url, media_type=1)
-        reply = server.post(
+    data, db_url = tmp_path / "data", databases.new_url()
+    first = start_server(data, db_url, real_time=True, **s3_settings(proxy))
+    try:
+        tenant = first.tenant()
+        publish_stream(tenant, "s3g", "u1", url, media_type=2)
+        publish_stream(tenant, "s3g", "u1", url, media_type=1)
+        reply = tenant.call(
             "/v1/record/init",
             group_id="s3g",
             width=320,
@@ -91,32 +94,34 @@ def test_outage_and_restart_lose_no_segment(
         time.sleep(3.8)  # the first 3 s segment is uploaded while the store is up
         proxy.down()  # the store goes away: the next segments cannot be uploaded
         time.sleep(3.5)
-        assert server.post("/v1/record/finish", record_id=record_id)["code"] == 0
-        task = server.wait_status(record_id, 5, timeout=20)
-        assert task["status"] == 5  # finished, waiting for the store
-        not_ready = server.get("/v1/record/file/download/url", record_id=record_id)
-        assert not_ready["code"] == 6050030031
-    # the server stops while the store is still down; the local copies stay
+        assert tenant.call("/v1/record/finish", record_id=record_id)["code"] == 0
+        assert tenant.wait_status(record_id, 5, timeout=20)["status"] == 5  # finished, waiting for the store
+        assert tenant.get("/v1/record/file/download/url", record_id=record_id)["code"] == 6050030031
+    finally:
+        first.stop()  # the server stops while the store is still down; the local copies stay
     assert list((data / "work" / record_id).glob("cls_*.mp4"))
     proxy.up()
-    with running_server(data, **s3_settings(proxy)) as server:
-        server.wait_status(record_id, 6, timeout=30)
-        files = server.download(record_id, tmp_path / "out")  # presigned URLs, md5 checked
+    second = start_server(data, db_url, real_time=True, **s3_settings(proxy))
+    try:
+        tenant = second.tenant_of(tenant.dev_id, tenant.dev_secret, tenant.app_id)
+        tenant.wait_status(record_id, 6, timeout=30)
+        files = download(tenant, record_id, tmp_path / "out")  # presigned URLs, md5 checked
         names = [p.name for p, _ in files]
         assert names == [f"cls_{i:04d}.mp4" for i in range(1, len(names) + 1)]
         assert len(names) >= 3
-        total = sum(media_duration(p) for p, _ in files)
-        assert total > 5.5
+        assert sum(media_duration(p) for p, _ in files) > 5.5
         in_bucket = bucket_md5s(moto)
         for path, item in files:
-            assert in_bucket[f"cloudrec/app1/{record_id}/{path.name}"] == item["md5"]
+            assert in_bucket[f"cloudrec/{tenant.app_id}/{record_id}/{path.name}"] == item["md5"]
         # Range works on the presigned URL
-        first = server.get("/v1/record/file/download/url", record_id=record_id)["data_list"][0]
-        r = httpx.get(first["url"], headers={"Range": "bytes=0-99"})
+        url0 = tenant.get("/v1/record/file/download/url", record_id=record_id)["data_list"][0]["url"]
+        r = httpx.get(url0, headers={"Range": "bytes=0-99"})
         assert r.status_code == 206 and len(r.content) == 100
         # nothing is left behind locally once the store has everything
         assert not list((data / "work" / record_id).glob("cls_*.mp4"))
         # the delete API deletes from the store too
-        reply = server.post("/v1/record/file", mode=1, record_list=[record_id])
+        reply = tenant.call("/v1/record/file", mode=1, record_list=[record_id])
         assert reply["code"] == 0, reply
         assert not [k for k in bucket_md5s(moto) if record_id in k]
+    finally:
+        second.stop()

@@ -10,9 +10,10 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+from support.s3server import MotoServer, TcpProxy
+
 from cloudrec.storage.s3 import S3Storage, StorageError
 from cloudrec.storage.uploader import Uploader
-from support.s3server import MotoServer, TcpProxy
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
 
 from cloudrec import __version__
 from cloudrec.api import errors
@@ -28,7 +32,27 @@ business errors come with HTTP 200 and an error code of the contract (`code`), w
 offending field. Integers may be sent as numbers or numeric strings.
 """
 
+request_log = logging.getLogger("cloudrec.api.requests")
+
 REQUEST_MODELS = (InitRequest, LayoutRequest, RecordRequest, DeleteRequest, PublishRequest, UnpublishRequest)
+
+
+def install_request_log(app: FastAPI) -> None:
+    """One line per request: method, path, status and time, never the query string (it carries tokens
+    and URL signatures) nor headers."""
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        request_log.info(
+            "%s %s %d %.1f ms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - start) * 1000,
+        )
+        return response
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -36,6 +60,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="cloudrec", version=__version__, description=DESCRIPTION, redirect_slashes=False)
     app.state.ctx = ctx
     errors.install(app)
+    install_request_log(app)
     for module in (access, record, files, groups, download):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)

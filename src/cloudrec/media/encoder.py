@@ -34,7 +34,7 @@ def add_video_stream(
 
     No B-frames: a fragmented MP4 begun with an empty moov carries no edit list, so the reordering delay
     of B-frames would start the video that many frames after the audio (measured: 2 frames late)."""
-    options = {"preset": preset, "crf": str(crf), "bframes": "0"}
+    options = {"preset": preset, "crf": str(crf), "bf": "0"}
     stream = container.add_stream("libx264", rate=frame_rate, options=options)
     stream.width = even(width)
     stream.height = even(height)

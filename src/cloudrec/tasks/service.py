@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
@@ -323,12 +324,23 @@ class TaskService:
                 )
             )
         task = self._reload(task)
-        figures = self._figures(task)
         if stopped:
             log.info("task %s finished by request", record_id)
-            if not self.ctx.host.command(record_id, Finish()):
+            if self.ctx.host.command(record_id, Finish()):
+                task = self._await_final_figures(task)
+            else:
                 self._end_unreachable(task)
-        return task, figures
+        return task, self._figures(task)
+
+    def _await_final_figures(self, task: Task) -> Task:
+        """Give the recorder a moment to close its last segment and report its final figures, so that
+        the reply carries them (not those of the last periodic report); never longer than
+        `finish_wait_s`, after which the reply has what is known and the task moves on by itself."""
+        deadline = time.monotonic() + self.ctx.settings.finish_wait_s
+        while task.status in (TaskStatus.QUEUED, TaskStatus.ENCODING) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            task = self._reload(task)
+        return task
 
     def _figures(self, task: Task) -> FinishFigures:
         """The figures of the first finish (computed from the database now), kept for later calls."""
