@@ -167,7 +167,7 @@ def test_killed_recorder_fails_the_task_and_keeps_every_segment(
     publish_stream(tenant, "kill", "u1", url, media_type=1)
     record_id = start_auto(tenant, "kill", file_duration=15, file_name="crash")
     time.sleep(7.0)  # one closed 3 s segment, one open for about 3 s
-    pid = tenant.server.ctx.host.pid(record_id)
+    pid = tenant.server.host.pid(record_id)  # the LocalRecorderHost (under the SpyHost)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     task = tenant.wait_status(record_id, -1, timeout=30)

@@ -18,7 +18,7 @@ def video_frames(path: Path) -> list[tuple[float, NDArray[np.uint8]]]:
         stream = c.streams.video[0]
         for frame in c.decode(stream):
             t = float(frame.time) if frame.time is not None else 0.0
-            out.append((t, frame.to_ndarray(format="rgb24")))
+            out.append((t, np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)))
     return out
 
 
