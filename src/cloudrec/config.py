@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
         SecretStr(""), description="key for download URL signatures; generated into data_dir on first start"
     )
 
-    allowed_url_schemes: list[str] = Field(
+    allowed_url_schemes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["rtmp", "rtmps", "rtsp", "http", "https", "srt"],
         description="stream URL schemes accepted by group/stream/publish",
     )
@@ -69,13 +71,34 @@ class Settings(BaseSettings):
         10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
     )
 
+    callback_retry_first_s: float = Field(
+        5.0,
+        gt=0,
+        description="callbacks: delay before the first retry of a failed delivery (doubled each time)",
+    )
+    callback_retry_max_s: float = Field(
+        600.0, gt=0, description="callbacks: the longest delay between retries"
+    )
+    callback_retry_s: float = Field(
+        86400.0,
+        ge=0,
+        description="callbacks: give an event up when it still fails this long after it was made",
+    )
+    callback_timeout_s: float = Field(10.0, gt=0, description="callbacks: HTTP timeout of one delivery")
+    callback_poll_s: float = Field(
+        5.0, gt=0, description="callbacks: how often the outbox is checked when nothing wakes the worker"
+    )
+
     log_level: str = "INFO"
 
     @field_validator("allowed_url_schemes", mode="before")
     @classmethod
     def _split_schemes(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
-            return [s.strip().lower() for s in value.split(",") if s.strip()]
+        """`rtmp,https` or a JSON array, from the environment; a list from a file or a caller."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            return [str(s).strip().lower() for s in value if str(s).strip()]
         return value
 
     @classmethod

@@ -33,7 +33,7 @@ def test_mp3_task_records_audio_only_with_the_right_duration(
 ) -> None:
     pub, url = publish("voice", color=(255, 0, 0), tone_hz=440.0)
     pub.wait_live(url)
-    publish_stream(tenant, "mp3", "u1", url, media_type=1)
+    publish_stream(tenant, "mp3", "u1", pub.url, media_type=1)  # pulled over RTMP this time
     record_id = start_auto(tenant, "mp3", file_type=1, file_name="lesson")
     time.sleep(4.0)
     reply = tenant.call("/v1/record/finish", record_id=record_id)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from api.harness import DatabaseFactory, start_server
@@ -22,13 +21,7 @@ BUCKET = "recordings"
 @pytest.fixture
 def s3() -> Iterator[tuple[MotoServer, TcpProxy]]:
     with MotoServer() as moto:
-        boto3.client(
-            "s3",
-            endpoint_url=moto.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="k",
-            aws_secret_access_key="s",
-        ).create_bucket(Bucket=BUCKET)
+        moto.client().create_bucket(Bucket=BUCKET)
         proxy = TcpProxy(moto.port)
         proxy.up()
         try:
@@ -53,13 +46,7 @@ def s3_settings(proxy: TcpProxy) -> dict[str, Any]:
 
 
 def bucket_md5s(moto: MotoServer) -> dict[str, str]:
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="k",
-        aws_secret_access_key="s",
-    )
+    client = moto.client()
     out = {}
     for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         body = client.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from support.s3server import MotoServer, TcpProxy
@@ -19,13 +18,7 @@ from cloudrec.storage.uploader import Uploader
 @pytest.fixture(scope="module")
 def moto() -> Iterator[MotoServer]:
     with MotoServer() as server:
-        boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="k",
-            aws_secret_access_key="s",
-        ).create_bucket(Bucket="unit-bucket")
+        server.client().create_bucket(Bucket="unit-bucket")
         yield server
 
 

@@ -9,8 +9,14 @@ import sys
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+import boto3
 
 from .mediaserver import free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def _wait_port(port: int, timeout: float = 20.0) -> None:
@@ -33,6 +39,16 @@ class MotoServer:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> S3Client:
+        """A boto3 client of this server (moto takes any credentials)."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+        )
 
     def __enter__(self) -> MotoServer:
         self._proc = subprocess.Popen(

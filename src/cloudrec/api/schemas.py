@@ -142,6 +142,11 @@ class AutoRequest(ContractModel):
     ] = 2
     media_count: Annotated[int, Field(ge=1, le=9, description="most video tiles"), ToInt] = 9
     crop_mode: CropMode = 2
+    caption: Annotated[
+        Literal[0, 1],
+        BeforeValidator(_to_int),
+        Field(description="1: write each tile's user id at its bottom-left corner (cloudrec extension)"),
+    ] = 0
 
 
 class InitRequest(ContractModel):
@@ -197,6 +202,40 @@ class LayoutRequest(ContractModel):
     video_list: list[VideoItem] = Field(default_factory=list, description="tiles, drawn in list order")
 
 
+_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+MAX_CAPTIONS = 32
+
+
+def _color(value: str) -> str:
+    if not _COLOR.fullmatch(value):
+        raise PydanticCustomError(
+            "color", 'must be a colour "#RRGGBB", got {value}', {"value": repr(value)[:40]}
+        )
+    return value.upper()
+
+
+class SubtitleItem(ContractModel):
+    content: Annotated[
+        str,
+        Field(min_length=1, max_length=256, description="the text (CJK included), one or more lines"),
+        CleanText,
+    ]
+    color: Annotated[str, Field(description='text colour "#RRGGBB"'), AfterValidator(_color)]
+    x: Annotated[int, Field(ge=0, le=1920, description="left edge of the text on the canvas"), ToInt]
+    y: Annotated[int, Field(ge=0, le=1080, description="top of the text line on the canvas"), ToInt]
+    size: Annotated[int, Field(ge=8, le=200, description="font size: pixel height of a line"), ToInt] = 24
+
+
+class SubtitleRequest(ContractModel):
+    app_id: AppId
+    record_id: RecordId
+    seq: Seq = ""
+    subtitle_list: Annotated[
+        list[SubtitleItem],
+        Field(max_length=MAX_CAPTIONS, description="every caption shown from now on; [] clears them"),
+    ]
+
+
 def _record_list(value: Any) -> Any:
     """Form bodies send record_list repeated or as a JSON array string; one plain string is one id."""
     if isinstance(value, str):
@@ -239,6 +278,18 @@ class UnpublishRequest(ContractModel):
     user_id: Id
     media_type: Annotated[Literal[0, 1, 2, 3], BeforeValidator(_to_int)]
     media_id: Id
+
+
+class CallbackRequest(ContractModel):
+    app_id: AppId
+    url: Annotated[
+        str,
+        Field(max_length=2048, description="http(s) URL that receives the events; empty turns callbacks off"),
+        CleanText,
+    ]
+    rotate_secret: Annotated[
+        bool, Field(description="make a new callback secret (returned in the reply, only this once)")
+    ] = False
 
 
 class TaskListQuery(QueryModel):
@@ -297,6 +348,7 @@ class AccessTokenReply(OkReply):
 
 
 class InitReply(OkReply):
+    # The original document: "id: the login reply is always 8194". Clients may check it, so it stays.
     id: int = 8194
     seq: str
     record_id: str
@@ -351,6 +403,14 @@ class FileUrlReply(OkReply):
 
 class DeleteReply(OkReply):
     msg: str = "ok"
+
+
+class CallbackReply(OkReply):
+    app_id: str
+    url: str = Field(description="the callback URL now set (empty: callbacks off)")
+    secret: str | None = Field(
+        None, description="the new callback secret: only when it was just made (first URL, or rotated)"
+    )
 
 
 class StreamItem(BaseModel):

@@ -1,0 +1,51 @@
+"""Settings: CLOUDREC_* environment variables, the TOML config file, the generated signing key."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from cloudrec.config import Settings
+
+
+def test_defaults_are_the_embedded_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = Settings()
+    assert s.port == 28000
+    assert s.db_url == f"sqlite:///{(tmp_path / 'cloudrec-data' / 'cloudrec.db').resolve()}"
+    assert "file" not in s.allowed_url_schemes
+
+
+def test_environment_and_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "cloudrec.toml"
+    config.write_text('port = 29000\nmax_recordings = 7\nallowed_url_schemes = ["rtmp"]\n')
+    monkeypatch.setenv("CLOUDREC_CONFIG", str(config))
+    monkeypatch.setenv("CLOUDREC_MAX_RECORDINGS", "9")  # the environment wins over the file
+    monkeypatch.setenv("CLOUDREC_ALLOWED_URL_SCHEMES", "rtmp, HTTP")
+    s = Settings()
+    assert (s.port, s.max_recordings, s.allowed_url_schemes) == (29000, 9, ["rtmp", "http"])
+
+
+def test_out_of_range_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDREC_PORT", "0")
+    with pytest.raises(ValidationError, match="port"):
+        Settings()
+
+
+def test_signing_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path / "d").prepare()
+    key = first.signing_key.get_secret_value()
+    assert len(key) == 64
+    key_file = tmp_path / "d" / "signing.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert Settings(data_dir=tmp_path / "d").prepare().signing_key.get_secret_value() == key
+    assert Settings(data_dir=tmp_path / "other").prepare().signing_key.get_secret_value() != key
+    assert key not in repr(first)  # a secret never shows in logs or reprs
+
+
+def test_schemes_as_a_json_array(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDREC_ALLOWED_URL_SCHEMES", '["RTSP", "srt"]')
+    assert Settings().allowed_url_schemes == ["rtsp", "srt"]
