@@ -155,7 +155,10 @@ def test_dropped_stream_shows_a_placeholder_then_comes_back(
         )
         if not seq or seq[-1] != label:
             seq.append(label)
-    assert [s for s in seq if s != "other"][:3] == ["red", "placeholder", "green"], seq
+    seen = [s for s in seq if s != "other"]
+    # red, the placeholder while the stream is gone, then the new stream (a media server may first
+    # replay the old stream's cached GOP to the reconnecting recorder: node-media-server does)
+    assert seen[:2] == ["red", "placeholder"] and seen[-1] == "green", seq
 
 
 def test_killed_recorder_fails_the_task_and_keeps_every_segment(

@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 OPEN_OPTIONS = {"analyzeduration": "500000", "probesize": "2000000"}
 
 
-# How far back a reconnect's media may reach and still be taken for a replay of what was delivered.
-REPLAY_WINDOW = 3.0
-
-
 class _Pacer:
     """Maps stream timestamps to clock times ("due") and releases packets no earlier than `slack`
     before they are due ("-re"), so that files and HLS segments, which arrive in bursts, play in real
@@ -105,10 +101,6 @@ class Source:
         self._bytes = 0
         self._live = False
         self._delivered = False  # media came on the current connection
-        # Newest media time delivered per kind ("video"/"audio"), kept across reconnects: a server may
-        # replay its cached GOP to a new player (node-media-server does, also after the publisher
-        # dropped), and what was shown once must not be shown again.
-        self._last_time: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"source {url}", daemon=True)
 
@@ -221,14 +213,8 @@ class Source:
             else:
                 continue
             stamp = packet.dts if packet.dts is not None else packet.pts
-            kind = "video" if stream is vstream else "audio"
-            media_time = stamp * (vbase if stream is vstream else abase) if stamp is not None else None
-            if media_time is not None and self._replayed(kind, media_time):
-                packet.decode()  # keeps the decoder's references; shown once already
-                continue
-            if media_time is not None:
-                pacer.wait(media_time)
-                self._last_time[kind] = media_time
+            if stamp is not None:
+                pacer.wait(stamp * (vbase if stream is vstream else abase))
             for frame in packet.decode():
                 if isinstance(frame, VideoFrame):
                     self._add_frame(pacer.due(frame.time), frame)
@@ -239,11 +225,6 @@ class Source:
                 self._media_count += 1
                 self._live = True
                 self._delivered = True
-
-    def _replayed(self, kind: str, media_time: float) -> bool:
-        """Media at or before the newest already delivered (within REPLAY_WINDOW): a replay."""
-        last = self._last_time.get(kind)
-        return last is not None and last - REPLAY_WINDOW < media_time <= last
 
     def _push_audio(self, resampler: AudioResampler, frame: AudioFrame, due: float) -> AudioResampler:
         samples = fast_s16(frame)
