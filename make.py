@@ -51,8 +51,8 @@ def main(argv: list[str]) -> int:
         os.execve(BIN / "cloudrec", [str(BIN / "cloudrec"), "serve", *rest], env)
     if cmd == "lint":
         ensure_venv(dev=True)
-        run(BIN / "ruff", "check", "src", "tests", "make.py", env=env)
-        run(BIN / "ruff", "format", "--check", "src", "tests", "make.py", env=env)
+        run(BIN / "ruff", "check", "src", "tests", "benchmarks", "make.py", env=env)
+        run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "make.py", env=env)
         run(BIN / "mypy", env=env)
         return 0
     if cmd == "test":

@@ -1,4 +1,4 @@
-"""The operator's command line: serve, developers, apps, tokens, database migrations."""
+"""The operator's command line: serve, developers, apps (and their callbacks), tokens, database migrations."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import typer
 from sqlalchemy import select
 
 from cloudrec.auth import generate_token
+from cloudrec.callbacks.apps import set_callback
 from cloudrec.clock import SystemClock
 from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import App, Developer
 from cloudrec.db.session import make_engine, make_sessionmaker
+from cloudrec.errors import CloudrecError
 
 app = typer.Typer(
     help="cloudrec: a self-hosted cloud recording server (HST cloud recording API).", no_args_is_help=True
@@ -94,6 +96,27 @@ def app_create(
             raise typer.Exit(1)
         s.add(App(app_id=new_id, dev_id=dev_id, name=name, created_at=SystemClock().time()))
     typer.echo(f"app_id={new_id}")
+
+
+@app_app.command("callback")
+def app_callback(
+    app_id: Annotated[str, typer.Option("--app-id", help="the app")],
+    url: Annotated[str, typer.Option("--url", help="http(s) URL receiving the events; '' turns them off")],
+    rotate_secret: Annotated[
+        bool, typer.Option("--rotate-secret", help="make a new callback secret")
+    ] = False,
+) -> None:
+    """Set an app's webhook URL; prints the callback secret when it is made (shown only this once)."""
+    settings = _settings()
+    try:
+        with _sessions(settings).begin() as s:
+            setting = set_callback(s, app_id, url, rotate_secret)
+    except CloudrecError as exc:
+        typer.echo(exc.msg, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"callback_url={setting.url}")
+    if setting.secret is not None:
+        typer.echo(f"callback_secret={setting.secret}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloudrec.callbacks.delivery import CallbackDelivery
 from cloudrec.clock import Clock
 from cloudrec.config import Settings
 from cloudrec.recorder.host import RecorderHost
@@ -19,3 +20,4 @@ class AppContext:
     host: RecorderHost
     storage: Storage
     clock: Clock
+    callbacks: CallbackDelivery | None = None  # the webhook delivery worker

@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from cloudrec.callbacks.delivery import CallbackDelivery, RetryPolicy
+from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock, SystemClock
 from cloudrec.config import Settings
 from cloudrec.context import AppContext
@@ -31,14 +34,32 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     upgrade(settings.db_url)
     sessions = make_sessionmaker(make_engine(settings.db_url))
     storage = make_storage(settings, clock)
-    sink = DbProgressSink(sessions, storage, clock)
+    delivery = make_delivery(settings, sessions)
+    events = CallbackEvents(
+        storage, clock, settings.download_url_ttl_s, settings.timezone, wake=delivery.wake
+    )
+    sink = DbProgressSink(sessions, storage, clock, events)
     host = LocalRecorderHost(settings, sink)
-    ctx = AppContext(settings=settings, sessions=sessions, host=host, storage=storage, clock=clock)
+    ctx = AppContext(
+        settings=settings, sessions=sessions, host=host, storage=storage, clock=clock, callbacks=delivery
+    )
+    delivery.start()  # pending events of an earlier run go out first
     recover_orphans(ctx, sink)
     pending = sink.resume_uploads()
     if pending:
         log.info("%d files of earlier recordings wait for upload: uploading", pending)
     return ctx
+
+
+def make_delivery(settings: Settings, sessions: sessionmaker[Session]) -> CallbackDelivery:
+    policy = RetryPolicy(
+        first_s=settings.callback_retry_first_s,
+        max_s=settings.callback_retry_max_s,
+        give_up_s=settings.callback_retry_s,
+    )
+    return CallbackDelivery(
+        sessions, policy, timeout_s=settings.callback_timeout_s, poll_s=settings.callback_poll_s
+    )
 
 
 def make_storage(settings: Settings, clock: Clock) -> Storage:
@@ -112,9 +133,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
 
 def shutdown(ctx: AppContext) -> None:
-    """Finish running recordings so that their files are complete, then stop the background threads."""
+    """Finish running recordings so that their files are complete, then stop the background threads
+    (the callback worker last: the sink's last changes may add events)."""
     ctx.host.close()
     sink = getattr(ctx.host, "sink", None)
     if isinstance(sink, DbProgressSink):
         sink.drain(uploads_timeout_s=ctx.settings.shutdown_upload_wait_s)
         sink.close()
+    if ctx.callbacks is not None:
+        ctx.callbacks.close()  # undelivered events stay in the outbox for the next start

@@ -89,6 +89,7 @@ def test_openapi_describes_the_contract(live_server: LiveServer) -> None:
         "/access/token",
         "/v1/record/init",
         "/v1/record/set/layout",
+        "/v1/record/set/subtitle",
         "/v1/record/suspend",
         "/v1/record/resume",
         "/v1/record/finish",
@@ -98,10 +99,18 @@ def test_openapi_describes_the_contract(live_server: LiveServer) -> None:
         "/v1/group/stream/publish",
         "/v1/group/stream/unpublish",
         "/v1/group/stream/list",
+        "/v1/app/callback",
         "/download/{key}",
     }
     schemas = spec["components"]["schemas"]
-    for path in ("/v1/record/init", "/v1/record/set/layout", "/v1/record/file", "/v1/group/stream/publish"):
+    for path in (
+        "/v1/record/init",
+        "/v1/record/set/layout",
+        "/v1/record/set/subtitle",
+        "/v1/record/file",
+        "/v1/group/stream/publish",
+        "/v1/app/callback",
+    ):
         body = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert body.removeprefix("#/components/schemas/") in schemas
     assert set(paths["/v1/record/file"]["post"]["requestBody"]["content"]) == {

@@ -18,6 +18,7 @@ import pytest
 from cloudrec.media import compositor as compositor_module
 from cloudrec.media import pipeline as pipeline_module
 from cloudrec.media import run_recording
+from cloudrec.media.captions import Overlay
 from cloudrec.media.source import Source
 from cloudrec.recorder.spec import (
     AudioRef,
@@ -375,11 +376,15 @@ def test_fatal_error_closes_the_segment_then_fails(
     original = compositor_module.Compositor.compose
     calls = {"n": 0}
 
-    def failing(self: compositor_module.Compositor, tiles: list[compositor_module.TileDraw]) -> av.VideoFrame:
+    def failing(
+        self: compositor_module.Compositor,
+        tiles: list[compositor_module.TileDraw],
+        overlays: Sequence[Overlay] = (),
+    ) -> av.VideoFrame:
         calls["n"] += 1
         if calls["n"] > 20:
             raise RuntimeError("boom")
-        return original(self, tiles)
+        return original(self, tiles, overlays)
 
     monkeypatch.setattr(compositor_module.Compositor, "compose", failing)
     streams = (cam(server, "red"),)
@@ -430,10 +435,12 @@ def test_falling_behind_skips_frames_not_time(
     original = compositor_module.Compositor.compose
 
     def slow(
-        self: compositor_module.Compositor, tiles: Sequence[compositor_module.TileDraw]
+        self: compositor_module.Compositor,
+        tiles: Sequence[compositor_module.TileDraw],
+        overlays: Sequence[Overlay] = (),
     ) -> av.VideoFrame:
         time.sleep(0.15)  # a machine that manages about 6 of the 15 frames a second
-        return original(self, tiles)
+        return original(self, tiles, overlays)
 
     monkeypatch.setattr(compositor_module.Compositor, "compose", slow)
     streams = (cam(server, "red"), mic(server, "red"))

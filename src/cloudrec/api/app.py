@@ -11,13 +11,15 @@ from fastapi import FastAPI, Request, Response
 from cloudrec import __version__
 from cloudrec.api import errors
 from cloudrec.api.openapi import install_openapi
-from cloudrec.api.routes import access, download, files, groups, record
+from cloudrec.api.routes import access, callbacks, download, files, groups, record
 from cloudrec.api.schemas import (
+    CallbackRequest,
     DeleteRequest,
     InitRequest,
     LayoutRequest,
     PublishRequest,
     RecordRequest,
+    SubtitleRequest,
     UnpublishRequest,
 )
 from cloudrec.api.times import zone
@@ -34,7 +36,16 @@ offending field. Integers may be sent as numbers or numeric strings.
 
 request_log = logging.getLogger("cloudrec.api.requests")
 
-REQUEST_MODELS = (InitRequest, LayoutRequest, RecordRequest, DeleteRequest, PublishRequest, UnpublishRequest)
+REQUEST_MODELS = (
+    InitRequest,
+    LayoutRequest,
+    SubtitleRequest,
+    RecordRequest,
+    DeleteRequest,
+    PublishRequest,
+    UnpublishRequest,
+    CallbackRequest,
+)
 
 
 def install_request_log(app: FastAPI) -> None:
@@ -61,7 +72,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     install_request_log(app)
-    for module in (access, record, files, groups, download):
+    for module in (access, record, files, groups, download, callbacks):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)
     return app

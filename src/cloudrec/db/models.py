@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: developers, apps, access tokens, tasks, segment files, group streams."""
+"""SQLAlchemy 2 models: developers, apps, access tokens, tasks, segment files, group streams, callbacks."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ class App(Base):
     dev_id: Mapped[str] = mapped_column(ForeignKey("developers.dev_id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[float] = mapped_column(Float)
+    # Webhooks (cloudrec extension): empty URL = no callbacks. The secret signs them (HMAC), so it must
+    # be kept readable; never logged.
+    callback_url: Mapped[str] = mapped_column(Text, default="")
+    callback_secret: Mapped[str] = mapped_column(String(128), default="")
 
 
 class AccessToken(Base):
@@ -62,6 +66,7 @@ class Task(Base):
     timeout: Mapped[int] = mapped_column(Integer, default=600)
     auto: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    captions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)  # set/subtitle
 
     status: Mapped[int] = mapped_column(Integer, default=1)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -128,3 +133,22 @@ class GroupMember(Base):
     group_id: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[str] = mapped_column(String(200))
     joined_at: Mapped[float] = mapped_column(Float)
+
+
+class CallbackEvent(Base):
+    """The outbox of webhook events: written with the state change, deleted once delivered."""
+
+    __tablename__ = "callback_outbox"
+    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # delivery order
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)  # the JSON sent, byte for byte (UTF-8)
+    state: Mapped[int] = mapped_column(Integer, default=0)  # 0 pending, 2 given up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)  # wall clock: the retry window starts here
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)  # wall clock
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -14,6 +14,7 @@ from av.video.plane import VideoPlane
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from cloudrec.layout import Rect, clip, crop_rects
+from cloudrec.media.captions import Overlay, blend
 from cloudrec.media.placeholder import placeholder
 from cloudrec.recorder.spec import CropMode
 
@@ -163,11 +164,15 @@ class Compositor:
         self._ring_pos = (self._ring_pos + 1) % RING
         return self._ring[self._ring_pos]
 
-    def compose(self, tiles: Sequence[TileDraw]) -> VideoFrame:
-        """The canvas with `tiles` drawn, as a yuv420p frame (the previous one when nothing changed)."""
-        key = tuple(
-            (t.rect, t.crop_mode, t.source_key, t.frame_seq) if t.frame is not None else (t.rect, t.label)
-            for t in tiles
+    def compose(self, tiles: Sequence[TileDraw], overlays: Sequence[Overlay] = ()) -> VideoFrame:
+        """The canvas with `tiles` drawn, then `overlays` (captions) blended on top, as a yuv420p frame
+        (the previous one when nothing changed)."""
+        key = (
+            *(
+                (t.rect, t.crop_mode, t.source_key, t.frame_seq) if t.frame is not None else (t.rect, t.label)
+                for t in tiles
+            ),
+            tuple(overlays),
         )
         if key == self._last_key and self._last_frame is not None:
             return self._last_frame
@@ -178,6 +183,8 @@ class Compositor:
             plane[:] = value
         for tile in tiles:
             self._draw(planes, tile)
+        for overlay in overlays:
+            blend(planes, overlay)
         for ikey in [k for k, v in self._inputs.items() if v.used != self._calls]:
             del self._inputs[ikey]
         self._last_key, self._last_frame = key, out

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from cloudrec.media.captions import Overlay, caption_overlays, tile_label_overlays
 from cloudrec.media.clock import Clock, MonotonicClock
 from cloudrec.media.compositor import Compositor, TileDraw
 from cloudrec.media.encoder import even
@@ -23,6 +24,7 @@ from cloudrec.recorder.spec import (
     Resume,
     SegmentClosed,
     SegmentInfo,
+    SetCaptions,
     SetLayout,
     SetStreams,
     Started,
@@ -56,6 +58,8 @@ class _Recording:
         self.width, self.height = even(spec.width), even(spec.height)
         self.streams = spec.streams
         self.layout = spec.layout
+        self.captions = spec.captions
+        self.overlays: tuple[Overlay, ...] = ()
         self.suspended = spec.paused
         self.selection = Selection()
         self.sources: dict[str, Source] = {}
@@ -100,6 +104,22 @@ class _Recording:
                 if audio and not source.want_audio:
                     source.audio.clear()
                 source.want_video, source.want_audio = video, audio
+        self.update_overlays()
+
+    def update_overlays(self) -> None:
+        """Prepare the captions and the auto layout's user ids (rendered once, blended every frame)."""
+        if self.audio_only:
+            return
+        try:
+            overlays: list[Overlay] = []
+            auto = self.spec.auto
+            if auto is not None and auto.caption:
+                overlays += tile_label_overlays((t.rect, t.label) for t in self.selection.tiles)
+            overlays += caption_overlays(self.captions)
+        except Exception:  # a caption that cannot be drawn must not end the recording
+            log.exception("captions could not be rendered: none are drawn")
+            overlays = []
+        self.overlays = tuple(overlays)
 
     def _close_source(self, url: str) -> None:
         source = self.sources.pop(url)
@@ -148,6 +168,9 @@ class _Recording:
             else:
                 self.layout = command.layout
                 self.reselect()
+        elif isinstance(command, SetCaptions):
+            self.captions = command.captions
+            self.update_overlays()
         elif isinstance(command, SetStreams):
             self.streams = command.streams
             self.reselect()
@@ -204,7 +227,7 @@ class _Recording:
                         latest[1] if latest else 0,
                     )
                 )
-            frame = self.compositor.compose(tiles)
+            frame = self.compositor.compose(tiles, self.overlays)
         self.segmenter.write(self.tick, frame, audio)
         self.tick += 1
 

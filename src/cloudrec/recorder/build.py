@@ -11,6 +11,7 @@ from cloudrec.db.models import GroupStream, Task
 from cloudrec.recorder.spec import (
     AudioRef,
     AutoSpec,
+    Caption,
     CropMode,
     FileType,
     Layout,
@@ -51,6 +52,20 @@ def auto_from_json(data: dict[str, Any]) -> AutoSpec:
         media_type=int(data.get("media_type", 2)),
         media_count=int(data.get("media_count", 9)),
         crop_mode=CropMode(int(data.get("crop_mode", 2))),
+        caption=bool(data.get("caption", False)),
+    )
+
+
+def captions_from_json(data: list[dict[str, Any]]) -> tuple[Caption, ...]:
+    return tuple(
+        Caption(
+            content=str(c["content"]),
+            color=str(c["color"]),
+            x=int(c["x"]),
+            y=int(c["y"]),
+            size=int(c.get("size", 24)),
+        )
+        for c in data
     )
 
 
@@ -87,6 +102,7 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         auto=auto_from_json(task.auto) if task.auto is not None else None,
         layout=layout_from_json(task.layout) if task.layout is not None else None,
         streams=streams,
+        captions=captions_from_json(task.captions) if task.captions else (),
         paused=task.paused,
         x264_preset=settings.x264_preset,
         x264_crf=settings.x264_crf,

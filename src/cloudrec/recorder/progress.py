@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock
 from cloudrec.db.models import File, Task
 from cloudrec.recorder.spec import (
@@ -46,12 +47,22 @@ class DbProgressSink:
 
     A closed segment is recorded (with its local path) before its upload starts, so that nothing is
     lost if the store is down or the server stops: `resume_uploads` picks pending files up again. A
-    finished task waits in status 5 until every one of its files is confirmed by the store."""
+    finished task waits in status 5 until every one of its files is confirmed by the store.
 
-    def __init__(self, sessions: sessionmaker[Session], storage: Storage, clock: Clock) -> None:
+    With `events`, every change that callbacks report adds its event to the outbox in the same
+    transaction (nothing is lost, nothing is sent for a change that did not commit)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        storage: Storage,
+        clock: Clock,
+        events: CallbackEvents | None = None,
+    ) -> None:
         self.sessions = sessions
         self.storage = storage
         self.clock = clock
+        self.events = events
         self._queue: queue.Queue[tuple[str, Progress | _Stored] | None] = queue.Queue()
         self.uploader = Uploader(storage, lambda file_id: self._queue.put(("", _Stored(file_id))))
         self._thread = threading.Thread(target=self._run, name="progress-sink", daemon=True)
@@ -92,6 +103,8 @@ class DbProgressSink:
                     self._apply(record_id, event)
                 except Exception:
                     log.exception("could not apply %s of %s", type(event).__name__, record_id)
+                if self.events is not None:
+                    self.events.wake()
             finally:
                 self._queue.task_done()
 
@@ -111,6 +124,8 @@ class DbProgressSink:
             if isinstance(event, Started):
                 if task.start_time is None:
                     task.start_time = event.at
+                    if self.events is not None:
+                        self.events.started(s, task)
             elif isinstance(event, Stats):
                 task.media_duration = event.media_duration
                 task.flow_bytes = event.flow_bytes
@@ -130,6 +145,11 @@ class DbProgressSink:
                     task.status = TaskStatus.DONE
                     task.done_time = now
                     log.info("task %s done%s", record_id, " (timed out)" if event.timed_out else "")
+                if self.events is not None:
+                    s.flush()
+                    self.events.finished(s, task, event.timed_out)
+                    if task.status == TaskStatus.DONE:
+                        self.events.done(s, task)
             elif isinstance(event, Failed):
                 if task.status in _FINAL:
                     return
@@ -140,6 +160,8 @@ class DbProgressSink:
                 task.record_duration = max(0.0, task.stop_time - (task.start_time or task.stop_time))
                 task.done_time = now
                 log.error("task %s failed: %s", record_id, event.reason)
+                if self.events is not None:
+                    self.events.failed(s, task, event.reason)
 
     @staticmethod
     def _pending_files(s: Session, task_id: int) -> int:
@@ -179,10 +201,13 @@ class DbProgressSink:
             row = s.get(File, file_id)
             if row is None:
                 return
+            newly = not row.stored
             row.stored = True
             row.local_path = ""
             task = s.get(Task, row.task_id)
             s.flush()
+            if newly and task is not None and self.events is not None:
+                self.events.segment_stored(s, task, row)
             if (
                 task is not None
                 and task.status == TaskStatus.UPLOADING
@@ -191,3 +216,6 @@ class DbProgressSink:
                 task.status = TaskStatus.DONE
                 task.done_time = self.clock.time()
                 log.info("task %s done: every file stored", task.record_id)
+                if self.events is not None:
+                    s.flush()
+                    self.events.done(s, task)

@@ -93,6 +93,18 @@ class AutoSpec:
     media_type: int = 2  # 2 = priority screen share > camera > whiteboard
     media_count: int = 9
     crop_mode: CropMode = CropMode.FILL
+    caption: bool = False  # write each tile's user id at its bottom-left corner
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A text drawn on the canvas (set/subtitle): top-left corner at (x, y), `size` pixels high."""
+
+    content: str
+    color: str = "#FFFFFF"  # "#RRGGBB"
+    x: int = 0
+    y: int = 0
+    size: int = 24
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,7 @@ class TaskSpec:
     auto: AutoSpec | None = None
     layout: Layout | None = None
     streams: tuple[StreamInfo, ...] = ()
+    captions: tuple[Caption, ...] = ()
     paused: bool = False
     x264_preset: str = "veryfast"
     x264_crf: int = 23
@@ -127,6 +140,13 @@ class TaskSpec:
 @dataclass(frozen=True)
 class SetLayout:
     layout: Layout
+
+
+@dataclass(frozen=True)
+class SetCaptions:
+    """Replace every caption (an empty tuple clears them)."""
+
+    captions: tuple[Caption, ...]
 
 
 @dataclass(frozen=True)
@@ -149,7 +169,7 @@ class Finish:
     pass
 
 
-Command = SetLayout | SetStreams | Suspend | Resume | Finish
+Command = SetLayout | SetCaptions | SetStreams | Suspend | Resume | Finish
 
 
 # ---- progress: recorder process -> control plane --------------------------------------------

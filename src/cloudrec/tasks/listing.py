@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from cloudrec.api.times import format_time
 from cloudrec.context import AppContext
 from cloudrec.db.models import File, Task
 from cloudrec.errors import FileReadError
 from cloudrec.recorder.spec import TaskStatus
+from cloudrec.storage.base import Storage
 from cloudrec.tasks.service import get_task
 
 FILES_PER_PAGE = 50
@@ -79,5 +83,25 @@ def file_links(
         .offset((page - 1) * FILES_PER_PAGE)
         .limit(FILES_PER_PAGE)
     ).all()
-    ttl = ctx.settings.download_url_ttl_s
-    return total, [FileLink(f, ctx.storage.url(f.storage_key, f.name, ttl)) for f in rows]
+    return total, link_files(ctx.storage, ctx.settings.download_url_ttl_s, rows)
+
+
+def link_files(storage: Storage, ttl_s: int, rows: Sequence[File]) -> list[FileLink]:
+    """Signed links of stored files, valid for `ttl_s` seconds."""
+    return [FileLink(f, storage.url(f.storage_key, f.name, ttl_s)) for f in rows]
+
+
+def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
+    """One item of a file list (`data_list` of download/url): url, md5, file_name, extent (JSON text)."""
+    extent = {
+        "index": link.file.index,
+        "size": link.file.size,
+        "duration": round(link.file.duration, 3),
+        "start_time": format_time(link.file.start_time, tz),
+    }
+    return {
+        "url": link.url,
+        "md5": link.file.md5,
+        "file_name": link.file.name,
+        "extent": json.dumps(extent, separators=(",", ":"), ensure_ascii=False),
+    }

@@ -28,7 +28,17 @@ from cloudrec.errors import (
 )
 from cloudrec.groups.registry import GroupRegistry
 from cloudrec.recorder.build import build_spec
-from cloudrec.recorder.spec import AutoSpec, Finish, Layout, Resume, SetLayout, Suspend, TaskStatus
+from cloudrec.recorder.spec import (
+    AutoSpec,
+    Caption,
+    Finish,
+    Layout,
+    Resume,
+    SetCaptions,
+    SetLayout,
+    Suspend,
+    TaskStatus,
+)
 from cloudrec.tasks.locks import process_locks
 from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_file_name
 
@@ -93,7 +103,13 @@ def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
         "media_type": auto.media_type,
         "media_count": auto.media_count,
         "crop_mode": int(auto.crop_mode),
+        "caption": auto.caption,
     }
+
+
+def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
+    """The stored form of captions (read back by `recorder.build.captions_from_json`)."""
+    return [{"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size} for c in captions]
 
 
 def get_task(session: Session, app_id: str, record_id: str) -> Task:
@@ -249,6 +265,32 @@ class TaskService:
         self._command(task, SetLayout(layout))
         return task
 
+    def set_captions(self, app_id: str, record_id: str, captions: tuple[Caption, ...]) -> Task:
+        """Replace every caption of the canvas (empty: none); manual and automatic tasks alike."""
+        task = get_task(self.session, app_id, record_id)
+        self._check_captions_allowed(task)
+        changed = self._apply(
+            update(Task)
+            .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]), Task.paused.is_(False))
+            .values(captions=captions_to_json(captions))
+        )
+        task = self._reload(task)
+        if not changed:  # suspended or finished meanwhile
+            self._check_captions_allowed(task)
+            raise TaskNotFound(f"record_id {record_id!r}: the task changed meanwhile, try again")
+        self._command(task, SetCaptions(captions))
+        return task
+
+    def _check_captions_allowed(self, task: Task) -> None:
+        if task.status in ACTIVE and task.paused:
+            raise TaskSuspended(
+                f"record_id {task.record_id!r} is suspended: resume it before setting captions"
+            )
+        if task.status not in ACTIVE:
+            raise TaskNotFound(
+                f"record_id {task.record_id!r} not recording (status {task.status}): no captions"
+            )
+
     def _check_layout_allowed(self, task: Task) -> None:
         if task.auto is not None:
             raise AutoNoLayout(f"record_id {task.record_id!r} is an automatic recording: it takes no layout")
@@ -302,7 +344,7 @@ class TaskService:
         self._command(task, Resume())
         return task
 
-    def _command(self, task: Task, cmd: SetLayout | Suspend | Resume) -> None:
+    def _command(self, task: Task, cmd: SetLayout | SetCaptions | Suspend | Resume) -> None:
         if not self.ctx.host.command(task.record_id, cmd):
             # The recorder ended meanwhile (timeout, failure): its end reaches the database by itself.
             log.warning(

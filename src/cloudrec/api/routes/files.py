@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,10 +13,10 @@ from cloudrec.api.deps import CtxDep, SessionDep, owned, owned_query
 from cloudrec.api.openapi import FORM_TYPES, request_body
 from cloudrec.api.parsing import parse_json, read_body, validate
 from cloudrec.api.schemas import DeleteReply, DeleteRequest, ErrorReply, FileItem, FileUrlQuery, FileUrlReply
-from cloudrec.api.times import format_time, zone
+from cloudrec.api.times import zone
 from cloudrec.errors import ParamError
 from cloudrec.tasks.deletion import delete_records
-from cloudrec.tasks.listing import file_links
+from cloudrec.tasks.listing import describe_file, file_links
 
 router = APIRouter(prefix="/v1/record", tags=["files"])
 
@@ -66,24 +65,7 @@ def download_urls(query: UrlQuery, ctx: CtxDep, session: SessionDep) -> FileUrlR
     return FileUrlReply(
         total_num=total,
         page=query.page,
-        data_list=[
-            FileItem(
-                url=link.url,
-                md5=link.file.md5,
-                file_name=link.file.name,
-                extent=json.dumps(
-                    {
-                        "index": link.file.index,
-                        "size": link.file.size,
-                        "duration": round(link.file.duration, 3),
-                        "start_time": format_time(link.file.start_time, tz),
-                    },
-                    separators=(",", ":"),
-                    ensure_ascii=False,
-                ),
-            )
-            for link in links
-        ],
+        data_list=[FileItem(**describe_file(link, tz)) for link in links],
     )
 
 

@@ -1,4 +1,4 @@
-"""`/v1/record/*`: init, set/layout, suspend, resume, finish and the task list."""
+"""`/v1/record/*`: init, set/layout, set/subtitle, suspend, resume, finish and the task list."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from cloudrec.api.schemas import (
     LayoutRequest,
     RecordReply,
     RecordRequest,
+    SubtitleRequest,
     TaskItem,
     TaskListQuery,
     TaskListReply,
 )
 from cloudrec.api.times import format_time, parse_time, zone
-from cloudrec.recorder.spec import AudioRef, AutoSpec, CropMode, Layout, MediaType, VideoTile
+from cloudrec.recorder.spec import AudioRef, AutoSpec, Caption, CropMode, Layout, MediaType, VideoTile
 from cloudrec.tasks.listing import TaskFilter, list_tasks
 from cloudrec.tasks.service import TaskOptions, TaskService
 
@@ -31,6 +32,7 @@ router = APIRouter(prefix="/v1/record", tags=["record"])
 
 InitBody = Annotated[InitRequest, Depends(owned_body(InitRequest))]
 LayoutBody = Annotated[LayoutRequest, Depends(owned_body(LayoutRequest))]
+SubtitleBody = Annotated[SubtitleRequest, Depends(owned_body(SubtitleRequest))]
 RecordBody = Annotated[RecordRequest, Depends(owned_body(RecordRequest))]
 ListQuery = Annotated[TaskListQuery, Depends(owned_query(TaskListQuery))]
 
@@ -42,6 +44,7 @@ def _auto(auto: AutoRequest) -> AutoSpec:
         media_type=auto.media_type,
         media_count=auto.media_count,
         crop_mode=CropMode(auto.crop_mode),
+        caption=bool(auto.caption),
     )
 
 
@@ -90,6 +93,18 @@ def init(body: InitBody, ctx: CtxDep, session: SessionDep) -> InitReply:
 def set_layout(body: LayoutBody, ctx: CtxDep, session: SessionDep) -> LayoutReply:
     """Replace the whole layout. Errors: 6050030035 (auto task), 6050030033 (suspended), 6050030001."""
     TaskService(ctx, session).set_layout(body.app_id, body.record_id, _layout(body))
+    return LayoutReply(seq=body.seq, record_id=body.record_id)
+
+
+@router.post(
+    "/set/subtitle", response_model=LayoutReply | ErrorReply, openapi_extra=request_body(SubtitleRequest)
+)
+def set_subtitle(body: SubtitleBody, ctx: CtxDep, session: SessionDep) -> LayoutReply:
+    """Replace every caption drawn on the canvas ([] clears them). Errors: 6050030033, 6050030001."""
+    captions = tuple(
+        Caption(content=c.content, color=c.color, x=c.x, y=c.y, size=c.size) for c in body.subtitle_list
+    )
+    TaskService(ctx, session).set_captions(body.app_id, body.record_id, captions)
     return LayoutReply(seq=body.seq, record_id=body.record_id)
 
 
