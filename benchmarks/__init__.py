@@ -1,0 +1,1 @@
+"""cloudrec benchmarks: CPU cost, quality and latency of recordings (`python -m benchmarks`)."""
