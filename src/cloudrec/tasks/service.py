@@ -305,44 +305,37 @@ class TaskService:
 
     def suspend(self, app_id: str, record_id: str) -> Task:
         task = get_task(self.session, app_id, record_id)
-        changed = task.status == TaskStatus.RECORDING and not task.paused
-        if changed:
-            changed = bool(
-                self._apply(
-                    update(Task)
-                    .where(
-                        Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(False)
-                    )
-                    .values(paused=True)
-                )
-            )
-        task = self._reload(task)
-        if not changed:
+        if not self._set_paused(task, True):
+            task = self._reload(task)
             state = "suspended already" if task.paused else f"in status {task.status}"
             raise NotRecording(
                 f"record_id {record_id!r} cannot be suspended: only a recording task can ({state})"
             )
+        task = self._reload(task)
         self._command(task, Suspend())
         return task
 
     def resume(self, app_id: str, record_id: str) -> Task:
         task = get_task(self.session, app_id, record_id)
-        changed = task.status == TaskStatus.RECORDING and task.paused
-        if changed:
-            changed = bool(
-                self._apply(
-                    update(Task)
-                    .where(
-                        Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(True)
-                    )
-                    .values(paused=False)
-                )
-            )
-        task = self._reload(task)
-        if not changed:
+        if not self._set_paused(task, False):
             raise ParamError(f"record_id {record_id!r} is not suspended: nothing to resume")
+        task = self._reload(task)
         self._command(task, Resume())
         return task
+
+    def _set_paused(self, task: Task, paused: bool) -> bool:
+        """Flip `paused` of a recording task; False when it is not recording or already so."""
+        if task.status != TaskStatus.RECORDING or task.paused == paused:
+            return False
+        return bool(
+            self._apply(
+                update(Task)
+                .where(
+                    Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(not paused)
+                )
+                .values(paused=paused)
+            )
+        )
 
     def _command(self, task: Task, cmd: SetLayout | SetCaptions | Suspend | Resume) -> None:
         if not self.ctx.host.command(task.record_id, cmd):
