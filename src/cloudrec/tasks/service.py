@@ -282,25 +282,21 @@ class TaskService:
         return task
 
     def _check_captions_allowed(self, task: Task) -> None:
-        if task.status in ACTIVE and task.paused:
-            raise TaskSuspended(
-                f"record_id {task.record_id!r} is suspended: resume it before setting captions"
-            )
-        if task.status not in ACTIVE:
-            raise TaskNotFound(
-                f"record_id {task.record_id!r} not recording (status {task.status}): no captions"
-            )
+        self._check_output_settable(task, "captions")
 
     def _check_layout_allowed(self, task: Task) -> None:
         if task.auto is not None:
             raise AutoNoLayout(f"record_id {task.record_id!r} is an automatic recording: it takes no layout")
+        self._check_output_settable(task, "a layout")
+
+    @staticmethod
+    def _check_output_settable(task: Task, what: str) -> None:
+        """What a recording shows can change while it is initialised or recording, not while suspended."""
         if task.status in ACTIVE and task.paused:
-            raise TaskSuspended(
-                f"record_id {task.record_id!r} is suspended: resume it before setting a layout"
-            )
+            raise TaskSuspended(f"record_id {task.record_id!r} is suspended: resume it before setting {what}")
         if task.status not in ACTIVE:
             raise TaskNotFound(
-                f"record_id {task.record_id!r} is not recording (status {task.status}): no layout can be set"
+                f"record_id {task.record_id!r} is not recording (status {task.status}): {what} cannot be set"
             )
 
     def suspend(self, app_id: str, record_id: str) -> Task:
