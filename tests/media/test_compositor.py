@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import av
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from cloudrec.layout import Rect
-from cloudrec.media.compositor import Compositor, TileDraw, crop_frame
+from cloudrec.media.compositor import Compositor, TileDraw, crop_frame, yuv_planes
 from cloudrec.recorder.spec import CropMode
 from media.media_helpers import (
     BLACK,
@@ -85,6 +87,85 @@ def test_unchanged_tiles_reuse_the_previous_frame_and_scalers() -> None:
     # a tile that went away takes its scaler with it
     comp.compose([TileDraw(Rect(0, 0, 160, 90), CropMode.FILL, "u", "s", green, 2)])
     assert list(comp._inputs) == [("s", 160, 90)]
+
+
+def test_a_new_frame_with_the_same_pixels_is_no_change() -> None:
+    """A screen share sends the same slide many times a second: the canvas is not redrawn for it."""
+    comp = Compositor(320, 180)
+    slide = bands_pattern(320, 240)
+    first = comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FIT, "u", "s", yuv(slide), 1)])
+    scaled = comp._inputs[("s", 240, 180)].planes
+    same = comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FIT, "u", "s", yuv(slide.copy()), 2)])
+    assert same is first  # the caller sees a repeat and need not encode it
+    assert comp._inputs[("s", 240, 180)].planes is scaled  # nor was it scaled again
+    # one changed pixel (outside the middle row that is compared first) is a change
+    changed_image = slide.copy()
+    changed_image[10, 10] = (255, 255, 255)
+    changed = comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FIT, "u", "s", yuv(changed_image), 3)])
+    assert changed is not first
+    again = comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FIT, "u", "s", yuv(changed_image), 4)])
+    assert again is changed
+    # back to the first picture: drawn again (only the previous frame is compared)
+    assert (
+        comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FIT, "u", "s", yuv(slide), 5)]) is not changed
+    )
+
+
+def test_redrawing_only_changed_tiles_gives_the_same_pictures() -> None:
+    """A reused output buffer gets only its changed tiles redrawn: every output must equal what a fresh
+    compositor draws from scratch, through layouts with and without overlaps, placeholders and the
+    round-robin reuse of buffers."""
+    rng = np.random.default_rng(7)
+    colours = [RED, GREEN, BLUE, YELLOW, MAGENTA, (200, 200, 200)]
+    pictures = [solid(c, 96, 54) for c in colours]
+    grid = [Rect(0, 0, 160, 90), Rect(160, 0, 160, 90), Rect(0, 90, 160, 90), Rect(160, 90, 160, 90)]
+    pip = [Rect(0, 0, 320, 180), Rect(200, 100, 100, 60), Rect(10, 10, 80, 46), Rect(300, 160, 60, 40)]
+    odd = [Rect(0, 0, 107, 90), Rect(107, 0, 107, 90), Rect(214, 0, 106, 90), Rect(0, 90, 320, 90)]
+    modes = [CropMode.FILL, CropMode.FIT, CropMode.STRETCH, CropMode.FIT]
+    comp = Compositor(320, 180)
+    patchable = comp._patchable
+    patches: list[bool] = []
+
+    def counting(now: Any, shown: Any) -> bool:
+        patches.append(patchable(now, shown))
+        return patches[-1]
+
+    comp._patchable = counting  # type: ignore[method-assign]
+    state = [(0, 1), (1, 1), (2, 1), (3, 1)]  # per input: (picture index, sequence number)
+    drawn = 0
+    for step in range(60):
+        layout = grid if step < 30 else (pip if step < 40 else (odd if step < 50 else grid))
+        for i in rng.choice(4, size=int(rng.integers(0, 3)), replace=False):
+            state[i] = (int(rng.integers(0, len(pictures))), state[i][1] + 1)
+        gone = step % 7 == 3  # input 2 shows its placeholder now and then
+        tiles = [
+            TileDraw(
+                rect,
+                modes[i],
+                f"user{i}",
+                f"s{i}",
+                *((None, 0) if gone and i == 2 else (pictures[state[i][0]], state[i][1])),
+            )
+            for i, rect in enumerate(layout)
+        ]
+        before = comp._calls
+        out = comp.compose(tiles)
+        expected = Compositor(320, 180).compose(tiles)
+        for got, want in zip(yuv_planes(out), yuv_planes(expected), strict=True):
+            assert np.array_equal(got, want), step
+        drawn += comp._calls - before
+    assert drawn > 20  # most steps really drew something (the rest reused the last frame)
+    assert sum(patches) > 10 and not all(patches)  # both ways were taken
+
+
+@pytest.mark.parametrize("fmt", ["rgb24", "yuv444p"])
+def test_frames_other_than_420_are_always_redrawn(fmt: str) -> None:
+    comp = Compositor(320, 180)
+    slide = bands_pattern(320, 180)
+    first = comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FILL, "u", "s", yuv(slide, fmt), 1)])
+    second = comp.compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FILL, "u", "s", yuv(slide, fmt), 2)])
+    assert second is not first
+    assert near(pixel(rgb(second), 10, 90), RED)
 
 
 @pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "nv12", "rgb24", "yuv444p"])

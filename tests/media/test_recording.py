@@ -19,6 +19,7 @@ from cloudrec.media import compositor as compositor_module
 from cloudrec.media import pipeline as pipeline_module
 from cloudrec.media import run_recording
 from cloudrec.media.captions import Overlay
+from cloudrec.media.segmenter import MIN_FRAME_RATE
 from cloudrec.media.source import Source
 from cloudrec.recorder.spec import (
     AudioRef,
@@ -429,6 +430,28 @@ def test_a_stream_that_ends_is_pulled_again(server: StreamServer, tmp_path: Path
     assert result.finished.stats.flow_bytes > 2 * (server.root / "short.flv").stat().st_size
 
 
+@pytest.mark.parametrize("vfr", [True, False])
+def test_a_still_picture_is_encoded_at_the_minimum_rate(
+    server: StreamServer, tmp_path: Path, vfr: bool
+) -> None:
+    """A 30 fps canvas of a still camera: variable frame rate encodes half the frames, same timeline."""
+    streams = (cam(server, "red"), mic(server, "red"))
+    layout = Layout(video=(tile("red", 0, 0, 320, 180),), audio=(AudioRef("red", "0"),))
+    spec = make_spec(tmp_path, streams=streams, layout=layout, frame_rate=30, variable_frame_rate=vfr)
+    result, _ = record(spec, [(2.5, Finish())])
+    path = only_segment(result.events)
+    v_end, a_end = media_duration(path)
+    assert abs(v_end - a_end) < 0.1 and abs(a_end - result.finished.stats.media_duration) < 0.1
+    frames = video_frames(path)
+    per_second = len(frames) / v_end
+    if vfr:
+        assert MIN_FRAME_RATE - 2 < per_second < MIN_FRAME_RATE + 2, per_second
+    else:
+        assert per_second > 28, per_second
+    assert all(near(pixel(img, 160, 90), RED) for _, img in frames)
+    assert result.finished.stats.skipped_frames == 0
+
+
 def test_falling_behind_skips_frames_not_time(
     server: StreamServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -448,8 +471,10 @@ def test_falling_behind_skips_frames_not_time(
     result, _ = record(make_spec(tmp_path, streams=streams, layout=layout), [(3.0, Finish())])
     path = only_segment(result.events)
     v_end, a_end = media_duration(path)
-    assert a_end > 2.6 and abs(v_end - a_end) < 0.25  # the timeline kept pace with the clock
+    # the timeline kept pace with the clock, up to the slack in which late pictures are still drawn
+    assert a_end > 2.6 - pipeline_module.PICTURE_SLACK_SECONDS and abs(v_end - a_end) < 0.25
     assert len(video_frames(path)) < 0.6 * FPS * a_end  # ... by dropping pictures
+    assert result.finished.stats.skipped_frames > 0.4 * FPS * a_end  # ... and said so
     samples, rate, _ = audio_mono(path)
     window = rate // 20
     body = samples[window * 3 : -window * 3]

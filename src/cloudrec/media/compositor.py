@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Hashable, Sequence
@@ -119,6 +120,41 @@ def placeholder_planes(width: int, height: int, text: str) -> tuple[U8Array, U8A
     return yuv_planes(yuv)
 
 
+def same_picture(a: VideoFrame, b: VideoFrame) -> bool:
+    """Whether two 4:2:0 frames hold the same pixels (a screen share repeats its picture); False for
+    any other format, which is then simply drawn again.
+
+    One middle row is compared first: moving camera pictures differ there, so they cost ~1 µs.
+    """
+    if (a.format.name, a.width, a.height) != (b.format.name, b.width, b.height):
+        return False
+    if a.format.name not in ("yuv420p", "yuvj420p") or a.width % 2 or a.height % 2:
+        return False
+    ya, yb = yuv_planes(a), yuv_planes(b)
+    mid = a.height // 2
+    if not np.array_equal(ya[0][mid], yb[0][mid]):
+        return False
+    return all(np.array_equal(pa, pb) for pa, pb in zip(ya, yb, strict=True))
+
+
+@dataclass
+class _Seen:
+    """Per input: the last frame drawn, its sequence number, and the picture version it shows."""
+
+    frame: VideoFrame
+    seq: int
+    version: int
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What an output buffer shows: the compose key (one entry per tile, then the captions) and the
+    tile rectangles."""
+
+    key: tuple[Hashable, ...]
+    rects: tuple[Rect, ...]
+
+
 class _Input:
     """Per (input, destination size): the scalers and the last scaled image."""
 
@@ -135,9 +171,13 @@ class Compositor:
 
     Composition happens directly in 4:2:0 (BT.601, limited range: the encoder's format): no RGB round
     trip. Tile edges are snapped outwards to even pixels, so neighbouring tiles never leave a gap.
-    Every input keeps its scaler, and a tile whose frame and geometry did not change since the last
-    call reuses its scaled image; when nothing at all changed, the previous output frame is returned
-    again. A returned frame is valid until RING - 1 more frames were composed: encode it at once.
+    Every input keeps its scaler, and a tile whose picture and geometry did not change since the last
+    call reuses its scaled image. A new frame with the same pixels as the previous one (a screen share
+    sends the same slide many times a second) counts as unchanged. When nothing at all changed, the
+    previous output frame object is returned again (`is` tells the caller, who may skip encoding it).
+    Otherwise, when the tiles do not overlap and no caption is drawn, only the tiles that differ from
+    what the reused output buffer already shows are drawn again.
+    A returned frame is valid until RING - 1 more frames were composed: encode it at once.
     """
 
     def __init__(self, width: int, height: int) -> None:
@@ -146,6 +186,7 @@ class Compositor:
         self.width = width
         self.height = height
         self._inputs: dict[tuple[Hashable, int, int], _Input] = {}
+        self._seen: dict[Hashable, _Seen] = {}
         self._calls = 0
         self._last_key: tuple[Hashable, ...] | None = None
         self._last_frame: VideoFrame | None = None
@@ -153,20 +194,45 @@ class Compositor:
         # frame. Encoders copy (or reference-count) an input frame before `encode` returns, so a frame
         # handed out RING calls ago is free again.
         self._ring: list[VideoFrame] = []
+        self._ring_keys: list[_Shown | None] = []  # what each output buffer shows
         self._ring_pos = 0
+        self._disjoint: dict[tuple[Rect, ...], bool] = {}
 
-    def _next_canvas(self) -> VideoFrame:
+    def _next_canvas(self) -> int:
+        """The ring position of the output buffer to draw next."""
         if len(self._ring) < RING:
             out = VideoFrame(self.width, self.height, "yuv420p")
             _tag(out)
             self._ring.append(out)
-            return out
-        self._ring_pos = (self._ring_pos + 1) % RING
-        return self._ring[self._ring_pos]
+            self._ring_keys.append(None)
+            self._ring_pos = len(self._ring) - 1
+        else:
+            self._ring_pos = (self._ring_pos + 1) % RING
+        return self._ring_pos
+
+    def _patchable(self, now: _Shown, shown: _Shown | None) -> bool:
+        """Whether a buffer showing `shown` becomes `now` by redrawing the tiles that differ: same tile
+        rectangles, none overlapping another (after snapping), no captions on either."""
+        if shown is None or now.rects != shown.rects or now.key[-1] != () or shown.key[-1] != ():
+            return False
+        rects = now.rects
+        disjoint = self._disjoint.get(rects)
+        if disjoint is None:
+            areas = [a for a in (clip(snap(r), self.width, self.height) for r in rects) if a is not None]
+            disjoint = all(
+                a.right <= b.x or b.right <= a.x or a.bottom <= b.y or b.bottom <= a.y
+                for i, a in enumerate(areas)
+                for b in areas[i + 1 :]
+            )
+            if len(self._disjoint) > 64:
+                self._disjoint.clear()
+            self._disjoint[rects] = disjoint
+        return disjoint
 
     def compose(self, tiles: Sequence[TileDraw], overlays: Sequence[Overlay] = ()) -> VideoFrame:
         """The canvas with `tiles` drawn, then `overlays` (captions) blended on top, as a yuv420p frame
         (the previous one when nothing changed)."""
+        tiles = [self._dedup(t) for t in tiles]
         key = (
             *(
                 (t.rect, t.crop_mode, t.source_key, t.frame_seq) if t.frame is not None else (t.rect, t.label)
@@ -177,18 +243,45 @@ class Compositor:
         if key == self._last_key and self._last_frame is not None:
             return self._last_frame
         self._calls += 1
-        out = self._next_canvas()
+        pos = self._next_canvas()
+        out = self._ring[pos]
         planes = yuv_planes(out)
-        for plane, value in zip(planes, BLACK_YUV, strict=True):
-            plane[:] = value
-        for tile in tiles:
-            self._draw(planes, tile)
-        for overlay in overlays:
-            blend(planes, overlay)
-        for ikey in [k for k, v in self._inputs.items() if v.used != self._calls]:
-            del self._inputs[ikey]
+        shown, now = self._ring_keys[pos], _Shown(key, tuple(t.rect for t in tiles))
+        if shown is not None and self._patchable(now, shown):
+            for tile, tile_key, before in zip(tiles, key, shown.key, strict=False):
+                if tile_key != before:
+                    self._draw(planes, tile)
+        else:
+            for plane, value in zip(planes, BLACK_YUV, strict=True):
+                plane[:] = value
+            for tile in tiles:
+                self._draw(planes, tile)
+            for overlay in overlays:
+                blend(planes, overlay)
+            for ikey in [k for k, v in self._inputs.items() if v.used != self._calls]:
+                del self._inputs[ikey]
+            sources = {t.source_key for t in tiles if t.frame is not None}
+            for skey in [k for k in self._seen if k not in sources]:
+                del self._seen[skey]
+        self._ring_keys[pos] = now
         self._last_key, self._last_frame = key, out
         return out
+
+    def _dedup(self, tile: TileDraw) -> TileDraw:
+        """`tile` with `frame_seq` replaced by the version of its picture: a new frame with the pixels
+        of the previous one keeps the previous version (and its scaled image)."""
+        if tile.frame is None:
+            return tile
+        seen = self._seen.get(tile.source_key)
+        if seen is None:
+            seen = self._seen[tile.source_key] = _Seen(tile.frame, tile.frame_seq, tile.frame_seq)
+        elif seen.seq != tile.frame_seq:
+            if not same_picture(seen.frame, tile.frame):
+                seen.version = tile.frame_seq
+            seen.frame, seen.seq = tile.frame, tile.frame_seq
+        if seen.version == tile.frame_seq:
+            return tile
+        return dataclasses.replace(tile, frame_seq=seen.version)
 
     def _draw(self, canvas: tuple[U8Array, U8Array, U8Array], tile: TileDraw) -> None:
         area = snap(tile.rect)

@@ -14,6 +14,9 @@ from av.video.stream import VideoStream
 from cloudrec.media.compositor import AVCOL_SPC_SMPTE170M
 from cloudrec.media.mixer import SAMPLE_RATE, Samples
 
+ENCODER_THREADS = 2
+KEYFRAME_SECONDS = 2.0  # media time between keyframes (segments and fragments start on one)
+
 
 def even(n: int) -> int:
     """`n` rounded up to an even number (4:2:0 needs even sizes)."""
@@ -28,9 +31,13 @@ def add_video_stream(
     *,
     preset: str,
     crf: int,
-    keyframe_seconds: float = 2.0,
+    keyframe_seconds: float = KEYFRAME_SECONDS,
 ) -> VideoStream:
-    """An H.264 stream (libx264, frame threads) for `width` x `height` rounded up to even sizes.
+    """An H.264 stream (libx264, two frame threads) for `width` x `height` rounded up to even sizes.
+
+    Two threads, not x264's default of 1.5 per core: measured on 720p, one or two threads cost ~9 % less
+    CPU per frame than three (less synchronisation), and a host runs several recordings at once, which
+    is where the cores go. Two keep a 1080p veryfast recording well inside real time.
 
     No B-frames: a fragmented MP4 begun with an empty moov carries no edit list, so the reordering delay
     of B-frames would start the video that many frames after the audio (measured: 2 frames late)."""
@@ -43,6 +50,7 @@ def add_video_stream(
     ctx.time_base = Fraction(1, frame_rate)
     ctx.gop_size = max(1, round(keyframe_seconds * frame_rate))
     ctx.thread_type = "FRAME"
+    ctx.thread_count = ENCODER_THREADS
     ctx.colorspace = AVCOL_SPC_SMPTE170M  # what the compositor draws: BT.601 limited range
     ctx.color_range = ColorRange.MPEG
     return stream

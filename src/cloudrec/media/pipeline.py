@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from av.video.frame import VideoFrame
+
 from cloudrec.media.captions import Overlay, caption_overlays, tile_label_overlays
 from cloudrec.media.clock import Clock, MonotonicClock
 from cloudrec.media.compositor import Compositor, TileDraw
@@ -42,6 +44,9 @@ SOURCE_JOIN_SECONDS = 0.2
 JITTER_SECONDS = 0.08
 # Behind by up to this much, skipped ticks keep the timeline on the clock; a longer stall is a gap.
 MAX_CATCH_UP_SECONDS = 2.0
+# Behind by less than this, every tick still gets its picture: a recorder that lost the core for a
+# moment (several share a host) catches up by encoding faster; further behind, pictures are skipped.
+PICTURE_SLACK_SECONDS = 0.25
 
 
 class _Recording:
@@ -66,6 +71,7 @@ class _Recording:
         self.flow_closed = 0
         self.seen_media: dict[str, int] = {}
         self.compositor = None if self.audio_only else Compositor(self.width, self.height)
+        self.last_frame: VideoFrame | None = None  # the compositor's last picture
         self.segmenter: Segmenter | None = None
         self.tick = 0  # the next output tick: media time is tick / fps
         self.dropped = 0
@@ -132,7 +138,7 @@ class _Recording:
         return self.flow_closed + sum(s.bytes_read for s in self.sources.values())
 
     def stats(self) -> Stats:
-        return Stats(media_duration=self.tick / self.fps, flow_bytes=self.flow())
+        return Stats(media_duration=self.tick / self.fps, flow_bytes=self.flow(), skipped_frames=self.dropped)
 
     def _observe(self, now: float) -> None:
         """Note when any source last delivered media (for the timeout rule)."""
@@ -193,6 +199,7 @@ class _Recording:
             preset=spec.x264_preset,
             crf=spec.x264_crf,
             audio_bit_rate=spec.audio_bitrate,
+            variable_frame_rate=spec.variable_frame_rate,
         )
         segment_ticks = max(1, round(spec.segment_seconds * self.fps))
         self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks)
@@ -228,7 +235,9 @@ class _Recording:
                     )
                 )
             frame = self.compositor.compose(tiles, self.overlays)
-        self.segmenter.write(self.tick, frame, audio)
+        repeat = frame is not None and frame is self.last_frame  # the compositor found nothing changed
+        self.last_frame = frame or self.last_frame
+        self.segmenter.write(self.tick, frame, audio, repeat=repeat)
         self.tick += 1
 
     def _emit_closed(self, info: SegmentInfo) -> None:
@@ -285,8 +294,9 @@ class _Recording:
             if late > MAX_CATCH_UP_SECONDS:  # the process was stalled (not just slow): restart the pace
                 log.warning("stalled for %.1f s: output resumes without filling the gap", late)
                 self.next_tick, late = now, 0.0
-            skip = int(late / self.period) if late >= self.period else 0
-            for i in range(skip):  # behind: keep the timeline (audio continues), skip the pictures
+            excess = late - PICTURE_SLACK_SECONDS
+            skip = int(excess / self.period) if excess >= self.period else 0
+            for i in range(skip):  # far behind: keep the timeline (audio continues), skip pictures
                 self._write_tick(self.next_tick + i * self.period, with_video=False)
             self.dropped += skip
             self._write_tick(self.next_tick + skip * self.period, with_video=True)

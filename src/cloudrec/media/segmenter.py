@@ -16,9 +16,15 @@ from av.audio.stream import AudioStream
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from cloudrec.media.encoder import add_audio_stream, add_video_stream, encode_audio, encode_video
+from cloudrec.media.encoder import (
+    KEYFRAME_SECONDS,
+    add_audio_stream,
+    add_video_stream,
+    encode_audio,
+    encode_video,
+)
+from cloudrec.media.hashfile import HashingFile
 from cloudrec.media.mixer import SAMPLE_RATE, Samples
-from cloudrec.media.probe import file_md5
 from cloudrec.recorder.spec import FileType, SegmentInfo
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,8 @@ MP4_OPTIONS = {
     "frag_duration": "1000000",
     "flush_packets": "1",  # each finished fragment goes to the file at once
 }
+# MP3 at a constant bit rate needs no Xing header, which the muxer would go back and rewrite at the end.
+MP3_OPTIONS = {"flush_packets": "1", "write_xing": "0"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class OutputFormat:
     preset: str = "veryfast"
     crf: int = 23
     audio_bit_rate: int = 128_000
+    variable_frame_rate: bool = True  # a picture that did not change is not encoded again (see _Segment)
 
 
 def tick_samples(tick: int, frame_rate: int) -> int:
@@ -49,8 +58,21 @@ def tick_samples(tick: int, frame_rate: int) -> int:
     return tick * SAMPLE_RATE // frame_rate
 
 
+# With a variable frame rate, an unchanged picture is still encoded at least this often. x264 holds
+# back ~13 frames (lookahead and frame threads) and the muxer holds the audio back with them, so the
+# media a killed recorder can lose is ~13 frame intervals: at 15 fps that stays under a second.
+MIN_FRAME_RATE = 15
+
+
 class _Segment:
-    """One open segment file with its own encoders (so its first frame is a keyframe)."""
+    """One open segment file with its own encoders (so its first frame is a keyframe).
+
+    Variable frame rate: a tick whose picture repeats the last one encoded is held back instead of
+    encoded, while that one is under 1/MIN_FRAME_RATE old; the next picture gets its own timestamp,
+    so the last one simply lasts longer. `seal` encodes a held repeat before the file ends, so the
+    picture lasts to the segment's end. Keyframes are forced by media time (every KEYFRAME_SECONDS),
+    not by frame count.
+    """
 
     def __init__(self, fmt: OutputFormat, path: str, index: int, first_tick: int) -> None:
         self.fmt = fmt
@@ -60,27 +82,54 @@ class _Segment:
         self.last_tick = first_tick - 1
         self.start_time = time.time()
         self.video_frames = 0
+        self.last_video_tick = -1
+        self.last_key_tick = -1
+        self.hold_ticks = max(1, fmt.frame_rate // MIN_FRAME_RATE) if fmt.variable_frame_rate else 1
+        self.key_ticks = max(1, round(KEYFRAME_SECONDS * fmt.frame_rate))
+        self._held: tuple[int, VideoFrame] | None = None
+        self.file = HashingFile(path)
         if fmt.file_type == FileType.MP3:
-            self.container = av.open(path, "w", format="mp3", options={"flush_packets": "1"})
+            self.container = av.open(self.file, "w", format="mp3", options=MP3_OPTIONS)
             self.video: VideoStream | None = None
             self.audio: AudioStream = add_audio_stream(self.container, "libmp3lame", fmt.audio_bit_rate)
         else:
-            self.container = av.open(path, "w", format="mp4", options=MP4_OPTIONS)
+            self.container = av.open(self.file, "w", format="mp4", options=MP4_OPTIONS)
             self.video = add_video_stream(
-                self.container, fmt.width, fmt.height, fmt.frame_rate, preset=fmt.preset, crf=fmt.crf
+                self.container,
+                fmt.width,
+                fmt.height,
+                fmt.frame_rate,
+                preset=fmt.preset,
+                crf=fmt.crf,
+                keyframe_seconds=KEYFRAME_SECONDS,
             )
             self.audio = add_audio_stream(self.container, "aac", fmt.audio_bit_rate)
         self._base_samples = tick_samples(first_tick, fmt.frame_rate)
 
-    def write(self, tick: int, video: VideoFrame | None, audio: Samples) -> None:
-        rate = self.fmt.frame_rate
+    def write(self, tick: int, video: VideoFrame | None, audio: Samples, repeat: bool) -> None:
         if video is not None and self.video is not None:
-            encode_video(
-                self.container, self.video, video, tick - self.first_tick, keyframe=self.video_frames == 0
-            )
-            self.video_frames += 1
+            if repeat and self.video_frames and tick - self.last_video_tick < self.hold_ticks:
+                self._held = (tick, video)
+            else:
+                self._encode(tick, video)
+        rate = self.fmt.frame_rate
         encode_audio(self.container, self.audio, audio, tick_samples(tick, rate) - self._base_samples)
         self.last_tick = tick
+
+    def _encode(self, tick: int, video: VideoFrame) -> None:
+        assert self.video is not None
+        keyframe = self.video_frames == 0 or tick - self.last_key_tick >= self.key_ticks
+        encode_video(self.container, self.video, video, tick - self.first_tick, keyframe=keyframe)
+        if keyframe:
+            self.last_key_tick = tick
+        self.video_frames += 1
+        self.last_video_tick = tick
+        self._held = None
+
+    def seal(self) -> None:
+        """Encode the held repeat, if any (call before `close`, while its picture is still intact)."""
+        if self._held is not None:
+            self._encode(*self._held)
 
     def close(self) -> SegmentInfo:
         """Flush the encoders, close the file, and describe it (size, md5, media duration)."""
@@ -89,14 +138,17 @@ class _Segment:
                 encode_video(self.container, self.video, None)
             encode_audio(self.container, self.audio, None)
         finally:
-            self.container.close()
+            try:
+                self.container.close()
+            finally:
+                self.file.close()
         duration = (self.last_tick + 1 - self.first_tick) / self.fmt.frame_rate
         info = SegmentInfo(
             index=self.index,
             name=os.path.basename(self.path),
             path=self.path,
-            size=os.path.getsize(self.path),
-            md5=file_md5(self.path),
+            size=self.file.size,
+            md5=self.file.hexdigest(),  # hashed while written: closing costs the same at any length
             duration=duration,
             start_time=self.start_time,
         )
@@ -135,18 +187,27 @@ class Segmenter:
                 return path, index
             log.warning("segment %s exists already: skipping its number", path)
 
-    def write(self, tick: int, video: VideoFrame | None, audio: Samples) -> None:
-        """Write output tick `tick` (its video frame, if any, and exactly its audio samples)."""
+    def write(self, tick: int, video: VideoFrame | None, audio: Samples, *, repeat: bool = False) -> None:
+        """Write output tick `tick`: its video frame, if any (`repeat`: the same picture as the last
+        one, which a variable-frame-rate segment need not encode again), and exactly its audio samples."""
         seg_start = tick - tick % self.segment_ticks
         current = self._current
         if current is not None and current.first_tick != seg_start:
-            self._closing.append(self._closer.submit(current.close))
-            current = self._current = None
+            self._close_current()
+            current = None
         if current is None:
             path, index = self._new_path()
             current = self._current = _Segment(self.fmt, path, index, seg_start)
             log.info("segment %s opened at tick %d", os.path.basename(path), seg_start)
-        current.write(tick, video, audio)
+        current.write(tick, video, audio, repeat)
+
+    def _close_current(self) -> None:
+        """Seal the open segment here (its held picture may be reused by the caller right after) and
+        close it on the worker thread."""
+        assert self._current is not None
+        self._current.seal()
+        self._closing.append(self._closer.submit(self._current.close))
+        self._current = None
 
     def collect(self) -> list[SegmentInfo]:
         """Segments closed since the last call, in order (raises if closing one failed)."""
@@ -159,8 +220,7 @@ class Segmenter:
         """Close the open segment and wait for every pending close, passing each segment not yet
         collected to `on_closed` in order; then raise the first error, if closing one failed."""
         if self._current is not None:
-            self._closing.append(self._closer.submit(self._current.close))
-            self._current = None
+            self._close_current()
         error: BaseException | None = None
         while self._closing:
             future = self._closing.popleft()

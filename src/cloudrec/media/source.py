@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Demuxer options for live pulls: probe little, so a stream starts within a second or two.
 OPEN_OPTIONS = {"analyzeduration": "500000", "probesize": "2000000"}
+# Pictures up to this size are decoded in the source's own thread: decoder threads cost ~15 % more CPU
+# per frame at 360p (measured) and add a frame of delay each; a bigger picture gets FFmpeg's threads.
+SINGLE_THREAD_DECODE_PIXELS = 1920 * 1088
 
 
 class _Pacer:
@@ -194,6 +197,10 @@ class Source:
         )
         if vstream is None and astream is None:
             return
+        if vstream is not None and vstream.codec_context.width * vstream.codec_context.height <= (
+            SINGLE_THREAD_DECODE_PIXELS
+        ):
+            vstream.codec_context.thread_count = 1
         vbase = float(vstream.time_base or 0) if vstream else 0.0
         abase = float(astream.time_base or 0) if astream else 0.0
         resampler = AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)

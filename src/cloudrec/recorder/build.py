@@ -106,6 +106,7 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         paused=task.paused,
         x264_preset=settings.x264_preset,
         x264_crf=settings.x264_crf,
+        variable_frame_rate=settings.variable_frame_rate,
         audio_bitrate=settings.audio_bitrate,
         open_timeout_seconds=settings.source_open_timeout_s,
         read_timeout_seconds=settings.source_read_timeout_s,

@@ -129,6 +129,7 @@ class TaskSpec:
     paused: bool = False
     x264_preset: str = "veryfast"
     x264_crf: int = 23
+    variable_frame_rate: bool = True  # skip repeated pictures (see media.segmenter)
     audio_bitrate: int = 128_000
     open_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 5.0
@@ -199,6 +200,7 @@ class Started:
 class Stats:
     media_duration: float  # seconds recorded, pauses excluded
     flow_bytes: int  # bytes pulled from the sources
+    skipped_frames: int = 0  # output ticks without a picture because the recorder fell behind
 
 
 @dataclass(frozen=True)
