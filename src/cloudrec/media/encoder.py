@@ -14,7 +14,6 @@ from av.video.stream import VideoStream
 from cloudrec.media.compositor import AVCOL_SPC_SMPTE170M
 from cloudrec.media.mixer import SAMPLE_RATE, Samples
 
-ENCODER_THREADS = 2
 KEYFRAME_SECONDS = 2.0  # media time between keyframes (segments and fragments start on one)
 
 
@@ -33,11 +32,11 @@ def add_video_stream(
     crf: int,
     keyframe_seconds: float = KEYFRAME_SECONDS,
 ) -> VideoStream:
-    """An H.264 stream (libx264, two frame threads) for `width` x `height` rounded up to even sizes.
+    """An H.264 stream (libx264, frame threads) for `width` x `height` rounded up to even sizes.
 
-    Two threads, not x264's default of 1.5 per core: measured on 720p, one or two threads cost ~9 % less
-    CPU per frame than three (less synchronisation), and a host runs several recordings at once, which
-    is where the cores go. Two keep a 1080p veryfast recording well inside real time.
+    x264 picks the thread count (1.5 per core). Two threads cost the same CPU per frame (measured at
+    720p), but with four recordings on two cores a recorder then waits for its encoder more often and
+    skips pictures (benchmarks scenario 3), so the default stays.
 
     No B-frames: a fragmented MP4 begun with an empty moov carries no edit list, so the reordering delay
     of B-frames would start the video that many frames after the audio (measured: 2 frames late)."""
@@ -50,7 +49,6 @@ def add_video_stream(
     ctx.time_base = Fraction(1, frame_rate)
     ctx.gop_size = max(1, round(keyframe_seconds * frame_rate))
     ctx.thread_type = "FRAME"
-    ctx.thread_count = ENCODER_THREADS
     ctx.colorspace = AVCOL_SPC_SMPTE170M  # what the compositor draws: BT.601 limited range
     ctx.color_range = ColorRange.MPEG
     return stream
