@@ -28,42 +28,53 @@ from cloudrec.recorder.spec import (
 )
 
 
-def build_spec(job: dict[str, Any]) -> TaskSpec:
-    """A TaskSpec with a manual `grid` x `grid` layout of 1:1 tiles over `urls` (all audio mixed)."""
-    urls: list[str] = job["urls"]
+def _tiles(job: dict[str, Any], types: list[MediaType]) -> tuple[tuple[VideoTile, ...], int, int]:
+    """The video tiles and the canvas size of a job: explicit `tiles` ([input, x, y, w, h, crop mode],
+    drawn in order) on `canvas` ([w, h]), else a `grid` x `grid` of 1:1 `tile`s over all inputs."""
+    if "tiles" in job:
+        width, height = job["canvas"]
+        tiles = tuple(
+            VideoTile(f"u{i}", "cam", types[i], x, y, w, h, CropMode(crop))
+            for i, x, y, w, h, crop in job["tiles"]
+        )
+        return tiles, width, height
     grid: int = job["grid"]
     tw, th = job["tile"]
-    streams = tuple(
-        StreamInfo(f"u{i}", MediaType.CAMERA, "cam", url, join_seq=i) for i, url in enumerate(urls)
+    tiles = tuple(
+        VideoTile(f"u{i}", "cam", types[i], (i % grid) * tw, (i // grid) * th, tw, th, CropMode.STRETCH)
+        for i in range(len(job["urls"]))
     )
+    return tiles, grid * tw, grid * th
+
+
+def build_spec(job: dict[str, Any]) -> TaskSpec:
+    """A TaskSpec with a manual layout over `urls`: explicit `tiles` on a `canvas`, or a `grid` x `grid`
+    of 1:1 tiles; the audio of the inputs listed in `audio` (default all) mixed. `media_types` (default
+    all camera) gives each input's `MediaType` value."""
+    urls: list[str] = job["urls"]
+    types = [MediaType(t) for t in job.get("media_types", [MediaType.CAMERA] * len(urls))]
+    streams = tuple(StreamInfo(f"u{i}", types[i], "cam", url, join_seq=i) for i, url in enumerate(urls))
     audio_only = job["file_type"] == "mp3"
-    tiles = (
-        ()
-        if audio_only
-        else tuple(
-            VideoTile(
-                f"u{i}", "cam", MediaType.CAMERA, (i % grid) * tw, (i // grid) * th, tw, th, CropMode.STRETCH
-            )
-            for i in range(len(urls))
-        )
-    )
-    audio = tuple(AudioRef(f"u{i}", "cam", MediaType.CAMERA) for i in range(len(urls)))
+    tiles, width, height = _tiles(job, types)
+    mixed: list[int] = job.get("audio", list(range(len(urls))))
+    audio = tuple(AudioRef(f"u{i}", "cam", types[i]) for i in mixed)
     return TaskSpec(
         record_id="bench",
         app_id="bench",
         group_id="bench",
         file_name="bench",
         file_type=FileType.MP3 if audio_only else FileType.MP4,
-        segment_seconds=3600.0,
-        width=grid * tw,
-        height=grid * th,
+        segment_seconds=job.get("segment_seconds", 3600.0),
+        width=width,
+        height=height,
         frame_rate=job["fps"],
         timeout_seconds=120.0,
         work_dir=job["work_dir"],
-        layout=Layout(video=tiles, audio=audio),
+        layout=Layout(video=() if audio_only else tiles, audio=audio),
         streams=streams,
         x264_preset=job["preset"],
         x264_crf=job["crf"],
+        variable_frame_rate=job.get("vfr", True),
         open_timeout_seconds=10.0,
         read_timeout_seconds=10.0,
     )
@@ -75,10 +86,16 @@ def main() -> int:
     seconds: float = job["seconds"]
     events: list[Progress] = []
     started: list[float] = []
+    lags: list[float] = []
+    media_end = 0.0
 
     def emit(event: Progress) -> None:
+        nonlocal media_end
         if isinstance(event, Started):
             started.append(time.monotonic())
+        elif isinstance(event, SegmentClosed) and started:
+            media_end += event.segment.duration
+            lags.append(time.monotonic() - (started[0] + media_end))
         events.append(event)
 
     def commands(timeout: float) -> Command | None:
@@ -99,6 +116,10 @@ def main() -> int:
         "wall": wall,
         "startup": (started[0] - w0) if started else None,
         "media_seconds": finished.stats.media_duration if finished else 0.0,
+        # output ticks left without a picture because the recorder fell behind (None: not reported)
+        "skipped": finished.stats.skipped_frames if finished else None,
+        # per closed segment: seconds from the wall time its media ended to its SegmentClosed event
+        "segment_lags": lags,
         "segments": [e.segment.path for e in events if isinstance(e, SegmentClosed)],
         "ok": finished is not None,
         "events": [type(e).__name__ for e in events if type(e).__name__ != "Stats"],

@@ -20,12 +20,12 @@ import av
 import numpy as np
 
 from benchmarks.runner import FFMPEG
-from benchmarks.scenarios import Context, Row, load, run_scenarios
+from benchmarks.scenarios import SCENARIOS, Context, Row, load, run_scenarios
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SCENARIOS = [1, 2, 3, 4, 5]
-QUICK_SCENARIOS = [1, 2]
+DEFAULT_SCENARIOS = ["1", "2", "3", "4", "4b", "5", "6"]
+QUICK_SCENARIOS = ["1", "2"]
 
 
 def _cpu_model() -> str:
@@ -94,17 +94,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a short smoke run (CI), no FFmpeg CLI comparison"
     )
-    parser.add_argument("--scenarios", default="", help="e.g. 1,2,4 (default 1,2,3,4,5; --quick: 1,2)")
+    parser.add_argument(
+        "--scenarios",
+        default="",
+        help=f"e.g. 1,2,4b (default {','.join(DEFAULT_SCENARIOS)}; --quick: {','.join(QUICK_SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--long", action="store_true", help="scenario 5 also records for 10 minutes (finish -> download)"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"), help="where results go")
     parser.add_argument("--cache", type=Path, default=None, help="generated sources (default: OUT/cache)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    which = sorted({int(s) for s in args.scenarios.split(",") if s.strip()}) or (
-        QUICK_SCENARIOS if args.quick else DEFAULT_SCENARIOS
-    )
+    asked = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in asked if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; there are {', '.join(SCENARIOS)}")
+    which = [s for s in SCENARIOS if s in asked] or (QUICK_SCENARIOS if args.quick else DEFAULT_SCENARIOS)
     out: Path = args.out.resolve()
     (out / "work").mkdir(parents=True, exist_ok=True)
-    ctx = Context(quick=args.quick, out=out, cache=(args.cache or out / "cache").resolve())
+    ctx = Context(quick=args.quick, out=out, cache=(args.cache or out / "cache").resolve(), long=args.long)
     info = machine()
     rows = run_scenarios(ctx, which)
     info["load_average_end"] = load()

@@ -1,4 +1,4 @@
-"""Scenario 5: finish -> downloadable, timed through the HTTP API of a `cloudrec serve` subprocess."""
+"""A `cloudrec serve` subprocess for scenarios 5 and 6, and scenario 5: finish -> downloadable."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from cloudrec.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class Server:
             "CLOUDREC_MIN_FREE_DISK_MB": "1",
         }
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.dev_id = ""
         self.log = (data_dir / "serve.log").open("wb")
         self.proc = subprocess.Popen([str(CLOUDREC), "serve"], env=self.env, stdout=self.log, stderr=self.log)
         self.access = ""
@@ -69,12 +73,27 @@ class Server:
         )
         return done.stdout
 
+    @property
+    def db_url(self) -> str:
+        """The server's database, derived as the server derives it (its data dir, CLOUDREC_* env)."""
+        return Settings(data_dir=self.data_dir).db_url
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the server process so far (its own threads, not its recorders)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def login(self, app_id: str) -> None:
         dev = _pairs(self._cli("dev", "create"))
-        self._cli("app", "create", "--dev-id", dev["dev_id"], "--app-id", app_id)
+        self.dev_id = dev["dev_id"]
+        self.add_app(app_id)
         auth = self._cli("token", "--dev-id", dev["dev_id"], "--secret", dev["dev_secret"]).strip()
         reply = self.call("GET", "/access/token", headers={"Authorization": auth})
         self.access = reply["result"]["access_token"]
+
+    def add_app(self, app_id: str) -> None:
+        """Another app of the developer of `login` (operator CLI)."""
+        self._cli("app", "create", "--dev-id", self.dev_id, "--app-id", app_id)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", **kw.get("headers", {})}

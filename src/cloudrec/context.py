@@ -21,3 +21,4 @@ class AppContext:
     storage: Storage
     clock: Clock
     callbacks: CallbackDelivery | None = None  # the webhook delivery worker
+    request_slots: int = 12  # API requests using the database at once (`db.session.request_slots`)

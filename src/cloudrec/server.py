@@ -17,7 +17,7 @@ from cloudrec.config import Settings
 from cloudrec.context import AppContext
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import File, Task
-from cloudrec.db.session import make_engine, make_sessionmaker
+from cloudrec.db.session import make_engine, make_sessionmaker, request_slots
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
@@ -41,7 +41,13 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     sink = DbProgressSink(sessions, storage, clock, events)
     host = LocalRecorderHost(settings, sink)
     ctx = AppContext(
-        settings=settings, sessions=sessions, host=host, storage=storage, clock=clock, callbacks=delivery
+        settings=settings,
+        sessions=sessions,
+        host=host,
+        storage=storage,
+        clock=clock,
+        callbacks=delivery,
+        request_slots=request_slots(settings.db_url),
     )
     delivery.start()  # pending events of an earlier run go out first
     recover_orphans(ctx, sink)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import httpx
 
 from api.harness import Tenant, contract_json
 
@@ -40,3 +44,27 @@ def test_concurrent_finishes_answer_the_same(tenant: Tenant) -> None:
     replies = _parallel(tenant, "/v1/record/finish", [{"record_id": record_id}] * 6)
     assert all(r == replies[0] for r in replies), replies
     assert replies[0]["code"] == 0
+
+
+def test_a_burst_beyond_the_connection_pool_is_served(tenant: Tenant) -> None:
+    """More requests at once than the database pool has connections and the server has worker threads:
+    they wait their turn; none waits for a connection until the pool times out (a 5xx after 30 s)."""
+    count = 200
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=None)
+        headers = {"Authorization": tenant.access_token}
+        async with httpx.AsyncClient(
+            base_url=tenant.server.base_url, headers=headers, timeout=60, limits=limits
+        ) as client:
+            requests = [
+                client.get("/v1/record/task/list", params={"app_id": tenant.app_id}) for _ in range(count)
+            ]
+            return list(await asyncio.gather(*requests))
+
+    started = time.monotonic()
+    replies = asyncio.run(burst())
+    took = time.monotonic() - started
+    assert [r.status_code for r in replies] == [200] * count
+    assert {contract_json(r)["code"] for r in replies} == {0}
+    assert took < 20, f"{count} requests took {took:.1f} s"

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 
 from cloudrec import __version__
 from cloudrec.api import errors
+from cloudrec.api.deps import new_request_slots
 from cloudrec.api.openapi import install_openapi
 from cloudrec.api.routes import access, callbacks, download, files, groups, record
 from cloudrec.api.schemas import (
@@ -70,6 +71,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     zone(ctx.settings.timezone)  # an unknown time zone fails here, at start-up, not in a request
     app = FastAPI(title="cloudrec", version=__version__, description=DESCRIPTION, redirect_slashes=False)
     app.state.ctx = ctx
+    app.state.request_slots = new_request_slots(ctx)
     errors.install(app)
     install_request_log(app)
     for module in (access, record, files, groups, download, callbacks):

@@ -6,11 +6,13 @@ or query (6050030005/6050030003), then the ownership of `app_id` (6050030007).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -28,9 +30,28 @@ def get_ctx(request: Request) -> AppContext:
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_session(ctx: CtxDep) -> Iterator[Session]:
-    with ctx.sessions() as session:
-        yield session
+def new_request_slots(ctx: AppContext) -> asyncio.Semaphore:
+    """The semaphore of `get_session`: `ctx.request_slots` requests use the database at once."""
+    return asyncio.Semaphore(ctx.request_slots)
+
+
+async def get_session(request: Request, ctx: CtxDep) -> AsyncIterator[Session]:
+    """The request's database session, once one of the request slots is free.
+
+    FastAPI runs the sync steps of a request (authentication, ownership, the endpoint) one after another
+    in its worker threads, and a session keeps its pooled connection from its first query to its end, also
+    while the request waits for a thread. Unbounded, more requests at once than the pool has connections
+    fill every worker thread with a wait for a connection that the requests holding one cannot give back
+    (they wait for a thread): the server stalls until the pool times out and answers 500s. Bounded, the
+    requests beyond the slots wait here, in the event loop, holding neither a thread nor a connection.
+    """
+    slots: asyncio.Semaphore = request.app.state.request_slots
+    async with slots:
+        session = ctx.sessions()
+        try:
+            yield session
+        finally:
+            await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

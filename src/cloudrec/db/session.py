@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+
+@dataclass(frozen=True)
+class PoolSize:
+    """The connection pool of an engine: `size` kept open, `overflow` more opened while needed."""
+
+    size: int
+    overflow: int
+
+    @property
+    def connections(self) -> int:
+        """The most connections handed out at once."""
+        return self.size + self.overflow
+
+
+SQLITE_POOL = PoolSize(5, 10)
+POSTGRES_POOL = PoolSize(10, 20)
+# Connections the server's own threads may hold besides requests: the progress sink and the callback
+# delivery worker, one each, and one spare (start-up work, tools and tests using the same engine).
+BACKGROUND_CONNECTIONS = 3
 
 
 def normalise_url(url: str) -> str:
@@ -15,10 +36,26 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def pool_size(url: str) -> PoolSize:
+    return SQLITE_POOL if normalise_url(url).startswith("sqlite") else POSTGRES_POOL
+
+
+def request_slots(url: str) -> int:
+    """How many API requests may use the database at once: each holds one connection from its first
+    query to its end, and the server's own threads need theirs too (see `api.deps.get_session`)."""
+    return max(1, pool_size(url).connections - BACKGROUND_CONNECTIONS)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
+    pool = pool_size(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool.size,
+            max_overflow=pool.overflow,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -30,7 +67,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.overflow)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
