@@ -416,7 +416,7 @@ def scenario_5(ctx: Context) -> list[Row]:
             server.stop()
     ctx.notes.append(
         "scenario 5: local storage, SQLite, auto 2x2 720p30 of the four sources (looped without end), "
-        "1-minute segments (file_duration default), status polled every 20 ms"
+        "one file each (file_duration default, 60 min), status polled every 20 ms"
         + ("" if ctx.long or ctx.quick else "; the 10-minute recording needs --long")
     )
     return rows
