@@ -36,7 +36,16 @@ def test_quick_run_of_every_scenario(tmp_path: Path) -> None:
     """`--quick` runs each scenario briefly against real recordings and a real server (no FFmpeg CLI)."""
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--scenarios", "1,3,4,4b,5,6", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--scenarios",
+            "1,3,4,4b,5,6",
+            "--out",
+            str(tmp_path),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
