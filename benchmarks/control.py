@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
 import itertools
+import json
 import logging
 import math
 import os
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -38,7 +40,7 @@ CANVAS = (320, 180, 15)  # their canvas and frame rate: small, to keep their CPU
 EXPECTED_CODES = frozenset({0})
 TIMEOUT_S = 10.0
 # Requests in flight at once, each on its own keep-alive connection (a fleet of app servers); later ones
-# wait their turn in the generator, which counts in their latency. Unbounded, httpx's pool bookkeeping
+# wait their turn in the generator, which counts in their latency. Unbounded, the client's pool bookkeeping
 # grows with the connections open and the generator itself falls behind its schedule.
 IN_FLIGHT = 64
 GIVE_UP_S = 30.0  # a request still waiting for a connection this long after its time is not sent (error)
@@ -275,6 +277,11 @@ class Request:
     params: dict[str, str | int] = field(default_factory=dict)  # query (task/list)
     body: dict[str, Any] | None = None  # JSON (set/layout)
 
+    @functools.cached_property
+    def payload(self) -> bytes:
+        """The JSON body, encoded (once, before the clock starts)."""
+        return json.dumps(self.body).encode()
+
 
 @dataclass(frozen=True)
 class Result:
@@ -319,10 +326,9 @@ def plan(n: int, lives: list[Live], seeded: Seeded, now: float, rng: random.Rand
 
 
 async def _one(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     slots: asyncio.Semaphore,
     req: Request,
-    built: httpx.Request,
     start: float,
     due: float,
 ) -> Result:
@@ -335,13 +341,17 @@ async def _one(
             detail = f"not sent: still queued in the generator after {GIVE_UP_S:.0f} s"
             return Result(req, due - start, loop.time() - due, lag, wait, 0, None, detail)
         try:
-            reply = await client.send(built)
-            http = reply.status_code
-            payload = reply.json()
+            if req.body is not None:
+                call = session.post(req.endpoint, data=req.payload)
+            else:
+                call = session.get(req.endpoint, params=req.params)
+            async with call as reply:
+                http = reply.status
+                payload = json.loads(await reply.read())
             code = int(payload.get("code", -1))
             if code != 0:
                 detail = str(payload.get("msg", ""))[:200]
-        except (httpx.HTTPError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             detail = f"{type(exc).__name__}: {exc}"[:200]
     return Result(req, due - start, loop.time() - due, lag, wait, http, code, detail)
 
@@ -350,33 +360,29 @@ async def _drive(base: str, access: str, requests: list[Request], rate: float) -
     """Open loop: request i is sent at start + i / rate, whether earlier ones were answered or not."""
     # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) can close one
     # under a request just sent on it.
-    limits = httpx.Limits(
-        max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
-    )
+    connector = aiohttp.TCPConnector(limit=IN_FLIGHT, keepalive_timeout=2.0)
     slots = asyncio.Semaphore(IN_FLIGHT)
-    headers = {"Authorization": access}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=TIMEOUT_S, limits=limits) as client:
-        built = [  # before the clock starts: the generator shares the CPUs with the server
-            client.build_request("POST", r.endpoint, json=r.body)
-            if r.body is not None
-            else client.build_request("GET", r.endpoint, params=r.params)
-            for r in requests
-        ]
+    headers = {"Authorization": access, "Content-Type": "application/json"}
+    timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+    async with aiohttp.ClientSession(base, headers=headers, timeout=timeout, connector=connector) as session:
+        for req in requests:  # before the clock starts: the generator shares the CPUs with the server
+            if req.body is not None:
+                assert req.payload
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.05
         pending = []
-        for i, (req, request) in enumerate(zip(requests, built, strict=True)):
+        for i, req in enumerate(requests):
             due = start + i / rate
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            pending.append(asyncio.create_task(_one(client, slots, req, request, start, due)))
+            pending.append(asyncio.create_task(_one(session, slots, req, start, due)))
         return list(await asyncio.gather(*pending))
 
 
 def drive(base: str, access: str, requests: list[Request], rate: float) -> tuple[list[Result], float]:
     """The results, and the CPU seconds the benchmark process (the generator) spent meanwhile."""
-    quiet = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    quiet = [logging.getLogger(name) for name in ("aiohttp",)]
     levels = [q.level for q in quiet]
     for q in quiet:
         q.setLevel(logging.WARNING)  # a log line per request would load the shared CPUs
@@ -522,7 +528,7 @@ def scenario_6(ctx: Context) -> list[Row]:
     ctx.notes.append(
         f"scenario 6: open loop (each request sent on schedule whatever the replies) after {warmup:.1f} s "
         f"of warm-up; latency from the scheduled send to the whole reply, queueing included; generator: "
-        f"httpx.AsyncClient in the benchmark process, at most {IN_FLIGHT} requests in flight on keep-alive "
+        f"aiohttp in the benchmark process, at most {IN_FLIGHT} requests in flight on keep-alive "
         f"connections (later ones wait their turn, counted in their latency); half POST set/layout "
         f"alternating two layouts over {LIVE} live manual recordings ({CANVAS[0]}x{CANVAS[1]}@{CANVAS[2]}, "
         f"2 users each), half GET task/list (30 % first page, 30 % a group by popularity, 20 % a page in "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -76,6 +77,9 @@ def test_tokens_are_never_logged(tenant: Tenant, caplog: pytest.LogCaptureFixtur
     server_side = [r for r in caplog.records if r.name.split(".")[0] in ("cloudrec", "uvicorn", "fastapi")]
     assert any("developer token refused" in r.getMessage() for r in server_side)
     logged = "\n".join(r.getMessage() for r in server_side)
+    # one line per request: method, path (without its query), status, time
+    assert re.search(r"^GET /access/token 200 \d+\.\d ms$", logged, re.M), logged
+    assert re.search(r"^POST /v1/record/init 200 \d+\.\d ms$", logged, re.M), logged
     for secret in (tenant.access_token, tenant.dev_secret, "1-2-3"):
         assert secret not in logged
 

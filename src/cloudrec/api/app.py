@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudrec import __version__
 from cloudrec.api import errors
@@ -49,22 +49,32 @@ REQUEST_MODELS = (
 )
 
 
-def install_request_log(app: FastAPI) -> None:
-    """One line per request: method, path, status and time, never the query string (it carries tokens
-    and URL signatures) nor headers."""
+class RequestLog:
+    """ASGI middleware: one line per request with method, path, status and time, never the query string
+    (it carries tokens and URL signatures) nor headers. Plain ASGI: Starlette's BaseHTTPMiddleware
+    costs a task and a stream per request."""
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        request_log.info(
-            "%s %s %d %.1f ms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - start) * 1000,
-        )
-        return response
+        status = 500  # what the client gets if the app fails before it starts the response
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000
+            request_log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -73,7 +83,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.request_slots = new_request_slots(ctx)
     errors.install(app)
-    install_request_log(app)
+    app.add_middleware(RequestLog)
     for module in (access, record, files, groups, download, callbacks):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)
