@@ -236,7 +236,8 @@ class _Recording:
                 )
             frame = self.compositor.compose(tiles, self.overlays)
         repeat = frame is not None and frame is self.last_frame  # the compositor found nothing changed
-        self.last_frame = frame or self.last_frame
+        if frame is not None:
+            self.last_frame = frame
         self.segmenter.write(self.tick, frame, audio, repeat=repeat)
         self.tick += 1
 
