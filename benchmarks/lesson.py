@@ -115,32 +115,26 @@ def ensure_lesson_sources(cache: Path, seconds: float) -> tuple[Path, list[Path]
     cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha1(f"lesson-v1-{seconds}-{SLIDE_SECONDS}-{NOISE}".encode()).hexdigest()[:8]
     share = cache / f"share_{key}.flv"
-    if not share.exists():
-        log.info("generating source %s (%.0f s)", share.name, seconds)
+    write_flv(
+        share,
+        width=SHARE_W,
+        height=SHARE_H,
+        fps=SOURCE_FPS,
+        seconds=seconds,
+        picture=share_picture,
+        sound=None,
+    )
+    cameras = [cache / f"lessoncam{i}_{key}.flv" for i in range(CAMERAS)]
+    for i, path in enumerate(cameras):
         write_flv(
-            share,
-            width=SHARE_W,
-            height=SHARE_H,
+            path,
+            width=CAMERA_W,
+            height=CAMERA_H,
             fps=SOURCE_FPS,
             seconds=seconds,
-            picture=share_picture,
-            sound=None,
+            picture=functools.partial(_camera_picture, i),
+            sound=functools.partial(voice, i),
         )
-    cameras = []
-    for i in range(CAMERAS):
-        path = cache / f"lessoncam{i}_{key}.flv"
-        if not path.exists():
-            log.info("generating source %s (%.0f s)", path.name, seconds)
-            write_flv(
-                path,
-                width=CAMERA_W,
-                height=CAMERA_H,
-                fps=SOURCE_FPS,
-                seconds=seconds,
-                picture=functools.partial(_camera_picture, i),
-                sound=functools.partial(voice, i),
-            )
-        cameras.append(path)
     return share, cameras
 
 

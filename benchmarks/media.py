@@ -91,7 +91,12 @@ def write_flv(
     None, AAC 48 kHz stereo (96 kbit/s) of `sound(first sample, count)` (mono float, both channels).
 
     A picture identical to the previous one is converted once (x264 codes it as skip blocks anyway).
+    Nothing is done when `path` exists: callers put what the file depends on into its name, and the
+    file appears whole (renamed when done) or not at all.
     """
+    if path.exists():
+        return
+    log.info("generating source %s (%.0f s)", path.name, seconds)
     tmp = path.with_suffix(".part")
     with av.open(str(tmp), "w", format="flv") as out:
         vs = out.add_stream("libx264", rate=fps, options={"preset": "veryfast", "crf": "23", "bf": "0"})
@@ -151,9 +156,7 @@ def ensure_sources(cache: Path, count: int, seconds: float) -> list[Path]:
     paths = []
     for i in range(count):
         path = cache / f"cam{i}_{key}.flv"
-        if not path.exists():
-            log.info("generating source %s (%.0f s)", path.name, seconds)
-            write_source(path, i, seconds)
+        write_source(path, i, seconds)
         paths.append(path)
     return paths
 
