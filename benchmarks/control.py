@@ -20,14 +20,14 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, make_url, select
 from sqlalchemy.orm import Session
 
 from benchmarks.media import ensure_sources, serving
 from benchmarks.scenarios import Context, Row
 from benchmarks.server import Server
 from cloudrec.db.models import File, Task
-from cloudrec.db.session import make_engine
+from cloudrec.db.session import make_engine, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,15 @@ def seed(db_url: str, count: int, now: float, rng: random.Random) -> Seeded:
     seconds = time.monotonic() - t0
     log.info("seeded %d tasks (%d in the table), %d files in %.1f s", count, stored, written, seconds)
     return Seeded(count, written, seconds, groups, weights)
+
+
+def _database(url: str) -> str:
+    """The server's database in words (never its credentials)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return "SQLite (WAL) in a fresh data dir"
+    where = f"{parsed.host}:{parsed.port}/{parsed.database}"
+    return f"{parsed.get_backend_name()} at {where} (CLOUDREC_DATABASE_URL)"
 
 
 # ---- live recordings ----------------------------------------------------------------------------
@@ -536,7 +545,7 @@ def scenario_6(ctx: Context) -> list[Row]:
     )
     ctx.notes += [_note(phase, seconds) for phase in phases]
     ctx.notes.append(
-        f"scenario 6: SQLite (WAL) in a fresh data dir; seeded {seeded.tasks} ended tasks (97.5 % status 6, "
+        f"scenario 6: {_database(server.db_url)}; seeded {seeded.tasks} ended tasks (97.5 % status 6, "
         f"2.5 % -1, 180 days) with {seeded.files} stored files over {len(APPS)} apps and "
         f"{sum(len(g) for g in seeded.groups.values())} groups (Zipf), by bulk INSERT through cloudrec's "
         f"SQLAlchemy models into the running server's database in {seeded.seconds:.1f} s"

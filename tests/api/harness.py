@@ -340,8 +340,8 @@ class LiveServer:
             s.add(Developer(dev_id=dev_id, secret=secret, name="test", created_at=self.clock.time()))
         return dev_id, secret
 
-    def add_app(self, dev_id: str) -> str:
-        app_id = "app" + secrets.token_hex(8)
+    def add_app(self, dev_id: str, app_id: str | None = None) -> str:
+        app_id = app_id or "app" + secrets.token_hex(8)
         with self.ctx.sessions.begin() as s:
             s.add(App(app_id=app_id, dev_id=dev_id, name="test", created_at=self.clock.time()))
         for tenant in self.tenants:

@@ -9,8 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from api.harness import LiveServer, ServerFactory, contract_json
+from cloudrec.api.security import Grant, Verified
 from cloudrec.auth import generate_token, hash_access_token
+from cloudrec.clock import ManualClock
 from cloudrec.db.models import AccessToken
+from cloudrec.errors import TokenTimeout
 
 # ---- GET /access/token --------------------------------------------------------------------------
 
@@ -164,3 +167,37 @@ def test_expired_access_token_times_out(server_factory: ServerFactory) -> None:
     with server.http() as c:
         r = c.get("/v1/record/task/list", params={"app_id": tenant.app_id}, headers={"Authorization": fresh})
     assert contract_json(r)["code"] == 0
+
+
+# ---- what the server remembers of tokens and apps ------------------------------------------------
+
+
+def test_an_app_created_after_a_refusal_is_accepted(live_server: LiveServer) -> None:
+    """A refused app_id is not remembered: once the operator creates it, it is accepted."""
+    tenant = live_server.tenant()
+    later = "app-later-" + tenant.dev_id[-6:]
+    assert tenant.get("/v1/record/task/list", app_id=later)["code"] == 6050030007
+    live_server.add_app(tenant.dev_id, later)
+    assert tenant.get("/v1/record/task/list", app_id=later)["code"] == 0
+
+
+def test_an_app_known_to_the_server_is_still_refused_to_others(live_server: LiveServer) -> None:
+    owner, other = live_server.tenant(), live_server.tenant()
+    assert owner.get("/v1/record/task/list")["code"] == 0  # the server now knows who owns the app
+    refused = other.call("/v1/record/init", app_id=owner.app_id, group_id="g")
+    assert refused["code"] == 6050030007 and owner.app_id in refused["msg"]
+    assert other.get("/v1/record/task/list", app_id=owner.app_id)["code"] == 6050030007
+    assert owner.get("/v1/record/task/list")["code"] == 0
+
+
+def test_a_remembered_token_is_refused_once_expired() -> None:
+    clock = ManualClock(1000.0)
+    verified = Verified(clock)
+    verified.grants["h"] = Grant("dev", 1010.0)
+    assert verified.developer(verified.grants["h"]) == "dev"
+    clock.advance(10)
+    assert "h" not in verified.grants  # dropped at its expiry: the next use asks the database
+    with pytest.raises(TokenTimeout):
+        verified.developer(Grant("dev", 1010.0))
+    verified.grants["old"] = Grant("dev", 900.0)  # expired already: not kept at all
+    assert "old" not in verified.grants

@@ -23,6 +23,7 @@ from cloudrec.api.schemas import (
     SubtitleRequest,
     UnpublishRequest,
 )
+from cloudrec.api.security import Verified
 from cloudrec.api.times import zone
 from cloudrec.context import AppContext
 
@@ -82,6 +83,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="cloudrec", version=__version__, description=DESCRIPTION, redirect_slashes=False)
     app.state.ctx = ctx
     app.state.request_slots = new_request_slots(ctx)
+    app.state.verified = Verified(ctx.clock)
     errors.install(app)
     app.add_middleware(RequestLog)
     for module in (access, record, files, groups, download, callbacks):

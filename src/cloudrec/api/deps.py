@@ -18,16 +18,23 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from cloudrec.api.parsing import parse_json, read_body, validate
-from cloudrec.api.security import developer_of, require_app
+from cloudrec.api.security import Verified, bearer_token, grant_of, owner_of, require_owner
+from cloudrec.auth import hash_access_token
 from cloudrec.context import AppContext
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
+async def get_verified(request: Request) -> Verified:
+    verified: Verified = request.app.state.verified
+    return verified
+
+
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
+VerifiedDep = Annotated[Verified, Depends(get_verified)]
 
 
 def new_request_slots(ctx: AppContext) -> asyncio.Semaphore:
@@ -51,7 +58,10 @@ async def get_session(request: Request, ctx: CtxDep) -> AsyncIterator[Session]:
         try:
             yield session
         finally:
-            await run_in_threadpool(session.close)
+            if session.in_transaction():  # it holds a connection: giving it back may wait for the database
+                await run_in_threadpool(session.close)
+            else:
+                session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -64,10 +74,18 @@ access_token_header = APIKeyHeader(
 )
 
 
-def current_developer(
-    ctx: CtxDep, session: SessionDep, authorization: Annotated[str | None, Depends(access_token_header)]
+async def current_developer(
+    verified: VerifiedDep,
+    session: SessionDep,
+    authorization: Annotated[str | None, Depends(access_token_header)],
 ) -> str:
-    return developer_of(session, ctx.clock, authorization)
+    """The developer whose access_token the request carries (the database is asked once per token)."""
+    token_hash = hash_access_token(bearer_token(authorization))
+    grant = verified.grants.get(token_hash)
+    if grant is None:
+        grant = await run_in_threadpool(grant_of, session, token_hash)
+        verified.grants[token_hash] = grant  # an expired grant is not kept
+    return verified.developer(grant)
 
 
 DevId = Annotated[str, Depends(current_developer)]
@@ -94,14 +112,21 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 def _owned(request_param: Any) -> Callable[..., Any]:
     """A dependency: authenticate, then read the request (`request_param`), then check its app's owner."""
 
-    def dependency(dev_id: str, session: Session, request: Any) -> Any:
-        require_app(session, dev_id, request.app_id)
+    async def dependency(verified: Verified, dev_id: str, session: Session, request: Any) -> Any:
+        app_id: str = request.app_id
+        owner = verified.owners.get(app_id)
+        if owner is None:
+            owner = await run_in_threadpool(owner_of, session, app_id)
+            if owner is not None:
+                verified.owners[app_id] = owner
+        require_owner(owner, dev_id, app_id)
         return request
 
     # FastAPI reads what to inject from the signature; these types are only known at run time.
     params = inspect.signature(dependency).parameters
     dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
+            params["verified"].replace(annotation=VerifiedDep),
             params["dev_id"].replace(annotation=DevId),
             params["session"].replace(annotation=SessionDep),
             params["request"].replace(annotation=request_param),

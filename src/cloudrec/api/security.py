@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from cachetools import LRUCache, TLRUCache
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -65,24 +66,61 @@ def issue_access_token(session: Session, clock: Clock, ttl_s: int, dev_id: str, 
     return IssuedToken(access, ttl_s)
 
 
-def developer_of(session: Session, clock: Clock, authorization: str | None) -> str:
-    """The dev_id whose access_token the request carries."""
+def bearer_token(authorization: str | None) -> str:
+    """The access_token of an `Authorization` header (`<token>` or `Bearer <token>`)."""
     token = (authorization or "").strip()
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     if not token:
         raise NotLoggedIn("not logged in: the Authorization header must carry an access_token")
-    row = session.get(AccessToken, hash_access_token(token))
+    return token
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an access token stands for: its developer, until `expires_at` (Unix seconds)."""
+
+    dev_id: str
+    expires_at: float
+
+
+def grant_of(session: Session, token_hash: str) -> Grant:
+    """The grant of the access token whose hash is `token_hash`, expired or not."""
+    row = session.get(AccessToken, token_hash)
     if row is None:
         raise AuthFailed("authorisation failed: unknown access_token")
-    if row.expires_at <= clock.time():
-        raise TokenTimeout("access_token timeout")
-    return row.dev_id
+    return Grant(row.dev_id, row.expires_at)
 
 
-def require_app(session: Session, dev_id: str, app_id: str) -> App:
-    """The app, when it belongs to the developer; any other app_id is refused the same way."""
+def owner_of(session: Session, app_id: str) -> str | None:
+    """The dev_id that owns app `app_id`; None when there is no such app."""
     app = session.get(App, app_id)
-    if app is None or app.dev_id != dev_id:
+    return None if app is None else app.dev_id
+
+
+class Verified:
+    """Facts the database confirmed, kept so that a request need not ask it again; bounded, least recently
+    used dropped first. Both are immutable once written: access tokens are never revoked (a grant is kept
+    until it expires, and expiry is still checked on each use) and apps never change owner. Unknown tokens
+    and apps are not kept: they may be created later. Not thread-safe: used from the event loop only."""
+
+    SIZE = 4096
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.grants: TLRUCache[str, Grant] = TLRUCache(
+            self.SIZE, ttu=lambda _hash, grant, _now: grant.expires_at, timer=clock.time
+        )
+        self.owners: LRUCache[str, str] = LRUCache(self.SIZE)
+
+    def developer(self, grant: Grant) -> str:
+        """The grant's developer, if it has not expired yet."""
+        if grant.expires_at <= self.clock.time():
+            raise TokenTimeout("access_token timeout")
+        return grant.dev_id
+
+
+def require_owner(owner: str | None, dev_id: str, app_id: str) -> None:
+    """Refuse an app the developer does not own; an app that does not exist is refused the same way."""
+    if owner != dev_id:
         raise AuthFailed(f"authorisation failed: app_id {app_id!r} is not an app of this developer")
-    return app

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from cloudrec.errors import ParamError
 
-REPLY_FORMAT = "%Y-%m-%d %H:%M:%S"
 _UNIX = re.compile(r"[+-]?\d{1,15}(\.\d+)?")
 
 
@@ -21,7 +20,9 @@ def zone(name: str) -> ZoneInfo:
 def format_time(ts: float | None, tz: ZoneInfo) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz).strftime(REPLY_FORMAT)
+    # YYYY-MM-DD HH:MM:SS: the first 19 characters of the ISO form, which costs about half of strftime
+    # (a task list formats two times per task).
+    return datetime.fromtimestamp(ts, tz).isoformat(" ", "seconds")[:19]
 
 
 def parse_time(value: str, tz: ZoneInfo, field: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
@@ -245,41 +246,36 @@ class TaskService:
 
     # ---- commands ---------------------------------------------------------------------------
 
-    def set_layout(self, app_id: str, record_id: str, layout: Layout) -> Task:
+    def set_layout(self, app_id: str, record_id: str, layout: Layout) -> None:
         """Replace the whole layout; the first layout of a manual task starts its recording (1 → 2)."""
         task = get_task(self.session, app_id, record_id)
         self._check_layout_allowed(task)
-        changed = self._apply(
-            update(Task)
-            .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]), Task.paused.is_(False))
-            .values(
-                layout=layout_to_json(layout),
-                status=int(TaskStatus.RECORDING),
-                start_time=func.coalesce(Task.start_time, self._now()),
-            )
-        )
-        task = self._reload(task)
-        if not changed:  # suspended or finished meanwhile
-            self._check_layout_allowed(task)
-            raise TaskNotFound(f"record_id {record_id!r}: the task changed meanwhile, try again")
+        values = {
+            "layout": layout_to_json(layout),
+            "status": int(TaskStatus.RECORDING),
+            "start_time": func.coalesce(Task.start_time, self._now()),
+        }
+        self._set_output(task, values, self._check_layout_allowed)
         self._command(task, SetLayout(layout))
-        return task
 
-    def set_captions(self, app_id: str, record_id: str, captions: tuple[Caption, ...]) -> Task:
+    def set_captions(self, app_id: str, record_id: str, captions: tuple[Caption, ...]) -> None:
         """Replace every caption of the canvas (empty: none); manual and automatic tasks alike."""
         task = get_task(self.session, app_id, record_id)
         self._check_captions_allowed(task)
+        self._set_output(task, {"captions": captions_to_json(captions)}, self._check_captions_allowed)
+        self._command(task, SetCaptions(captions))
+
+    def _set_output(self, task: Task, values: dict[str, Any], check: Callable[[Task], None]) -> None:
+        """Store what an unpaused active task shows; `check` tells why not when it changed meanwhile."""
         changed = self._apply(
             update(Task)
             .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]), Task.paused.is_(False))
-            .values(captions=captions_to_json(captions))
+            .values(values)
         )
-        task = self._reload(task)
         if not changed:  # suspended or finished meanwhile
-            self._check_captions_allowed(task)
-            raise TaskNotFound(f"record_id {record_id!r}: the task changed meanwhile, try again")
-        self._command(task, SetCaptions(captions))
-        return task
+            task = self._reload(task)
+            check(task)
+            raise TaskNotFound(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
 
     def _check_captions_allowed(self, task: Task) -> None:
         self._check_output_settable(task, "captions")
