@@ -46,12 +46,13 @@ class AccessToken(Base):
 
 class Task(Base):
     __tablename__ = "tasks"
-    # task/list pages newest first (created_at, then id: the rowid every SQLite index ends with) within
-    # the app, a group, a status or a start time range; the auto-task rule looks up a group's active tasks.
+    # task/list pages newest first (created_at, then id) within the app, a group, a status or a start time
+    # range; the auto-task rule looks up a group's active tasks. The id ends the page indexes, so that
+    # PostgreSQL too reads a page in index order and finds a deep page's ids in the index alone.
     __table_args__ = (
-        Index("ix_tasks_app_created", "app_id", "created_at"),
-        Index("ix_tasks_app_group_created", "app_id", "group_id", "created_at"),
-        Index("ix_tasks_app_status_created", "app_id", "status", "created_at"),
+        Index("ix_tasks_app_created", "app_id", "created_at", "id"),
+        Index("ix_tasks_app_group_created", "app_id", "group_id", "created_at", "id"),
+        Index("ix_tasks_app_status_created", "app_id", "status", "created_at", "id"),
         Index("ix_tasks_app_started", "app_id", "start_time"),
         Index("ix_tasks_app_group_status", "app_id", "group_id", "status"),
     )
