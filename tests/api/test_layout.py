@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from api.harness import LiveServer, Tenant
+from cloudrec.db.models import Task
 from cloudrec.recorder.spec import AudioRef, CropMode, Layout, MediaType, SetLayout, VideoTile
+from cloudrec.tasks.service import TaskService
 
 LAYOUT = "/v1/record/set/layout"
 
@@ -244,3 +247,31 @@ def test_finished_task_takes_no_layout(tenant: Tenant) -> None:
 def test_unknown_task(tenant: Tenant) -> None:
     reply = tenant.call(LAYOUT, record_id="20200101000000_0000000000000000")
     assert reply["code"] == 6050030001, reply
+
+
+def test_task_suspended_while_its_layout_is_set(
+    tenant: Tenant, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suspend landing between the checks and the write: the layout is neither stored nor sent, and
+    the reply says why (suspended), as if it had come first."""
+    record_id = tenant.start_manual()
+    sent, stored = len(live_server.host.commands_of(record_id)), tenant.row(record_id).layout
+    check = TaskService._check_layout_allowed
+    calls = 0
+
+    def check_then_suspend(self: TaskService, task: Task) -> None:
+        nonlocal calls
+        calls += 1
+        check(self, task)
+        if calls == 1:  # another request suspends the task now
+            with live_server.ctx.sessions.begin() as s:
+                s.execute(update(Task).where(Task.record_id == record_id).values(paused=True))
+
+    monkeypatch.setattr(TaskService, "_check_layout_allowed", check_then_suspend)
+    reply = tenant.call(
+        LAYOUT, record_id=record_id, video_list=[{"user_id": "u", "media_id": 0, "media_type": 2}]
+    )
+    assert reply["code"] == 6050030033, reply
+    assert calls == 2
+    assert len(live_server.host.commands_of(record_id)) == sent
+    assert tenant.row(record_id).layout == stored
