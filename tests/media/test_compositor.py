@@ -10,7 +10,15 @@ import numpy.typing as npt
 import pytest
 
 from cloudrec.layout import Rect
-from cloudrec.media.compositor import Compositor, TileDraw, crop_frame, yuv_planes
+from cloudrec.media.compositor import (
+    CANVAS_COLORSPACE,
+    CANVAS_RANGE,
+    Compositor,
+    TileDraw,
+    crop_frame,
+    in_canvas_format,
+    yuv_planes,
+)
 from cloudrec.recorder.spec import CropMode
 from media.media_helpers import (
     BLACK,
@@ -185,3 +193,44 @@ def test_crop_of_any_pixel_format(fmt: str) -> None:
 def test_odd_canvas_is_refused() -> None:
     with pytest.raises(ValueError):
         Compositor(321, 180)
+
+
+def _scaled_planes(frame: av.VideoFrame) -> tuple[npt.NDArray[np.uint8], ...]:
+    """What the tile's scaler makes of `frame` at its own size, in the canvas's colours."""
+    out = av.video.reformatter.VideoReformatter().reformat(
+        frame,
+        width=frame.width,
+        height=frame.height,
+        format="yuv420p",
+        dst_colorspace=CANVAS_COLORSPACE,
+        dst_color_range=CANVAS_RANGE,
+    )
+    return tuple(p.copy() for p in yuv_planes(out))
+
+
+@pytest.mark.parametrize(("colorspace", "color_range"), [(2, 0), (6, 1), (5, 0)])
+def test_a_picture_in_the_canvas_format_is_pasted_as_it_is(colorspace: int, color_range: int) -> None:
+    """Same size, 4:2:0, BT.601 or untagged: its samples land on the canvas unchanged (the scaler would
+    give the same ones)."""
+    frame = yuv(bands_pattern(320, 180))
+    frame.colorspace, frame.color_range = colorspace, color_range
+    assert in_canvas_format(frame, 320, 180)
+    out = Compositor(640, 180).compose([TileDraw(Rect(320, 0, 320, 180), CropMode.FILL, "u", "s", frame, 1)])
+    got = [p.copy() for p in yuv_planes(out)]
+    want = _scaled_planes(frame)
+    for i, (plane, src, scaled) in enumerate(zip(got, yuv_planes(frame), want, strict=True)):
+        d = 1 if i == 0 else 2
+        tile = plane[:, 320 // d :]
+        assert np.array_equal(tile, src) and np.array_equal(tile, scaled), i
+
+
+@pytest.mark.parametrize(("colorspace", "color_range"), [(1, 1), (2, 2)])
+def test_a_picture_in_other_colours_goes_through_its_scaler(colorspace: int, color_range: int) -> None:
+    """BT.709 or full range at the tile's size: converted to the canvas's colours, not pasted."""
+    frame = yuv(bands_pattern(320, 180))
+    frame.colorspace, frame.color_range = colorspace, color_range
+    assert not in_canvas_format(frame, 320, 180)
+    out = Compositor(320, 180).compose([TileDraw(Rect(0, 0, 320, 180), CropMode.FILL, "u", "s", frame, 1)])
+    got = [p.copy() for p in yuv_planes(out)]
+    assert all(np.array_equal(a, b) for a, b in zip(got, _scaled_planes(frame), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(got, yuv_planes(frame), strict=True))

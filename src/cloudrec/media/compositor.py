@@ -107,6 +107,24 @@ CANVAS_RANGE = ColorRange.MPEG
 AVCOL_SPC_SMPTE170M = 6  # AVColorSpace of the canvas, for frame and encoder tags
 
 
+# Tags of a picture already in the canvas's colours: untagged, or BT.601 (BT.470BG, SMPTE 170M), in
+# limited range or untagged range.
+CANVAS_LIKE_COLORSPACES = frozenset({2, 5, 6})  # AVColorSpace: unspecified, BT.470BG, SMPTE 170M
+CANVAS_LIKE_RANGES = frozenset({0, int(CANVAS_RANGE)})  # AVColorRange: unspecified, MPEG
+
+
+def in_canvas_format(frame: VideoFrame, width: int, height: int) -> bool:
+    """Whether `frame` is a `width` x `height` picture in the canvas's pixel format and colours, so that
+    its planes are pasted as they are (its scaler would return the same samples, at ~90 us per 360p)."""
+    return (
+        frame.width == width
+        and frame.height == height
+        and frame.format.name == "yuv420p"
+        and frame.colorspace in CANVAS_LIKE_COLORSPACES
+        and frame.color_range in CANVAS_LIKE_RANGES
+    )
+
+
 def _tag(frame: VideoFrame) -> None:
     frame.colorspace = AVCOL_SPC_SMPTE170M
     frame.color_range = CANVAS_RANGE
@@ -307,15 +325,16 @@ class Compositor:
         inp.used = self._calls
         if inp.key != (tile.frame_seq, src) or inp.planes is None:
             part = crop_frame(frame, src, inp.to_rgb)
-            scaled = inp.scaler.reformat(
-                part,
-                width=dst.w,
-                height=dst.h,
-                format="yuv420p",
-                dst_colorspace=CANVAS_COLORSPACE,
-                dst_color_range=CANVAS_RANGE,
-            )
-            inp.planes = yuv_planes(scaled)
+            if not in_canvas_format(part, dst.w, dst.h):
+                part = inp.scaler.reformat(
+                    part,
+                    width=dst.w,
+                    height=dst.h,
+                    format="yuv420p",
+                    dst_colorspace=CANVAS_COLORSPACE,
+                    dst_color_range=CANVAS_RANGE,
+                )
+            inp.planes = yuv_planes(part)
             inp.key = (tile.frame_seq, src)
         _paste(canvas, dst, inp.planes, 0, 0)
 
