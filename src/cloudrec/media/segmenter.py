@@ -95,13 +95,7 @@ class _Segment:
         else:
             self.container = av.open(self.file, "w", format="mp4", options=MP4_OPTIONS)
             self.video = add_video_stream(
-                self.container,
-                fmt.width,
-                fmt.height,
-                fmt.frame_rate,
-                preset=fmt.preset,
-                crf=fmt.crf,
-                keyframe_seconds=KEYFRAME_SECONDS,
+                self.container, fmt.width, fmt.height, fmt.frame_rate, preset=fmt.preset, crf=fmt.crf
             )
             self.audio = add_audio_stream(self.container, "aac", fmt.audio_bit_rate)
         self._base_samples = tick_samples(first_tick, fmt.frame_rate)
