@@ -53,9 +53,9 @@ class Settings(BaseSettings):
     x264_preset: str = "veryfast"
     x264_crf: int = Field(23, ge=0, le=51)
     variable_frame_rate: bool = Field(
-        True,
-        description="skip encoding repeated pictures (still at least 15 frames a second, at most "
-        "frame_rate); false: every frame at frame_rate",
+        False,
+        description="opt-in: a picture that did not change is not encoded again (still at least 15 frames "
+        "a second); files then have a variable frame rate. Default: every frame at frame_rate",
     )
     audio_bitrate: int = Field(128_000, ge=32_000, le=320_000)
     source_open_timeout_s: float = Field(5.0, gt=0)

@@ -293,10 +293,14 @@ def test_timeout_when_nothing_can_be_pulled(tmp_path: Path, silent_url: str) -> 
     layout = Layout(video=(tile("ghost", 0, 0, 320, 180),))
     spec = make_spec(tmp_path, streams=streams, layout=layout, timeout_seconds=1.5)
     result, _ = record(spec, [])
-    assert result.events[-1] == Finished(Stats(0.0, 0), timed_out=True)
-    assert all(isinstance(e, Stats) for e in result.events[:-1])  # no Started, no segment
+    assert result.finished.timed_out and result.finished.stats.flow_bytes == 0
     assert 1.4 < result.wall < 2.5
-    assert os.listdir(tmp_path) == []
+    # the timeline ran from the start: the placeholder, for as long as the task waited
+    path = only_segment(result.events)
+    frames = video_frames(path)
+    assert frames and all(near(pixel(f, 20, 20), PLACEHOLDER, 12) for _, f in frames)
+    assert abs(len(frames) / FPS - result.finished.stats.media_duration) <= 1 / FPS
+    assert 1.2 < result.finished.stats.media_duration < result.wall
     # commands keep the task alive: the timeout counts from the last one
     steps = [(1.0, SetStreams(streams)), (2.0, SetStreams(streams))]
     result, _ = record(make_spec(tmp_path, streams=streams, layout=layout, timeout_seconds=1.5), steps)
@@ -491,5 +495,7 @@ def test_a_media_clock_can_drive_the_timeout(tmp_path: Path, silent_url: str) ->
     run_recording(
         replace(spec, timeout_seconds=600.0, frame_rate=1), lambda _t: None, events.append, clock=clock
     )
-    assert events[-1] == Finished(Stats(0.0, 0), timed_out=True)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.timed_out and finished.stats.flow_bytes == 0
+    assert 598.0 <= finished.stats.media_duration <= 600.0  # the placeholder, from the start
     assert 1600.0 <= clock.t < 1601.0 and time.monotonic() - t0 < 10  # 600 media seconds, fast

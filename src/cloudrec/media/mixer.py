@@ -67,6 +67,11 @@ class JitterBuffer:
                 self._chunks[0] = (due + n / SAMPLE_RATE, head[n:])
                 n = 0
 
+    def shift(self, seconds: float) -> None:
+        """Move the due time of every buffered sample by `seconds`."""
+        with self._lock:
+            self._chunks = deque((due + seconds, samples) for due, samples in self._chunks)
+
     def clear(self) -> None:
         with self._lock:
             self._chunks.clear()

@@ -17,11 +17,14 @@ from cloudrec.media.segmenter import OutputFormat, Segmenter, tick_samples
 from cloudrec.media.selection import Selection, select
 from cloudrec.media.source import Source
 from cloudrec.recorder.spec import (
+    Caption,
     Command,
     Failed,
     FileType,
     Finish,
     Finished,
+    Layout,
+    MediaType,
     Progress,
     Resume,
     SegmentClosed,
@@ -39,14 +42,19 @@ log = logging.getLogger(__name__)
 
 STATS_INTERVAL = 1.0
 SOURCE_JOIN_SECONDS = 0.2
-# Output tick T shows the media that was due at T - (one tick + JITTER): by then a whole tick of
-# audio has arrived, and video and audio are picked by their due times (sync by construction).
+# Output tick T (media of the clock time T, the timeline starting at the request) is written once
+# one tick + JITTER has passed: by then the tick's audio has arrived (sync by construction).
 JITTER_SECONDS = 0.08
+# At its start the timeline waits up to this long for the sources it shows to open (their opening
+# burst is dated back to cover the wait, see `media.source`), then catches up without skipping.
+START_HOLD_SECONDS = 1.0
 # Behind by up to this much, skipped ticks keep the timeline on the clock; a longer stall is a gap.
 MAX_CATCH_UP_SECONDS = 2.0
 # Behind by less than this, every tick still gets its picture: a recorder that lost the core for a
 # moment (several share a host) catches up by encoding faster; further behind, pictures are skipped.
 PICTURE_SLACK_SECONDS = 0.25
+# How often the loop looks again while it holds the start for a source that is opening.
+HOLD_POLL_SECONDS = 0.01
 
 
 class _Recording:
@@ -58,14 +66,13 @@ class _Recording:
         self.clock = clock
         self.fps = spec.frame_rate
         self.period = 1.0 / spec.frame_rate
-        self.delay = self.period + JITTER_SECONDS
+        self.latency = self.period + JITTER_SECONDS  # a tick is written this long after its time
         self.audio_only = spec.file_type == FileType.MP3
         self.width, self.height = even(spec.width), even(spec.height)
         self.streams = spec.streams
         self.layout = spec.layout
         self.captions = spec.captions
         self.overlays: tuple[Overlay, ...] = ()
-        self.suspended = spec.paused
         self.selection = Selection()
         self.sources: dict[str, Source] = {}
         self.flow_closed = 0
@@ -77,9 +84,37 @@ class _Recording:
         self.dropped = 0
         self.dropped_logged = 0
         now = clock.now()
-        self.next_tick = now
         self.next_stats = now + STATS_INTERVAL
         self.last_activity = now
+        # The timeline: tick i shows the clock time base + (i - base_tick) / fps. It runs from the
+        # request that starts it (init of an automatic task, the first layout of a manual one).
+        self.running = False
+        self.base = now
+        self.base_tick = 0
+        self.hold_until: float | None = None  # the start waits for its sources until then
+        self.no_skip_until = now  # ticks of the start's catch-up are all drawn
+        self.pause_at: float | None = None  # suspended: no tick from this time on
+        self.end_at: float | None = None  # finishing: the last tick is the one before this time
+        self.changes: list[tuple[float, Callable[[], None]]] = []  # (clock time, change), in order
+        if spec.auto is not None or spec.layout is not None:
+            self._run_from(self.clock_time(spec.start_at))
+        if spec.paused:
+            self.pause_at = self.base
+
+    def clock_time(self, unix_time: float | None) -> float:
+        """The clock time of a request's Unix time (None: now)."""
+        now = self.clock.now()
+        if unix_time is None:
+            return now
+        return now - max(0.0, time.time() - unix_time)
+
+    def _run_from(self, at: float) -> None:
+        self.running = True
+        self.base, self.base_tick = at, self.tick
+        self.hold_until = at + START_HOLD_SECONDS
+
+    def tick_time(self, tick: int) -> float:
+        return self.base + (tick - self.base_tick) * self.period
 
     # ---- sources and selection ------------------------------------------------------------------
 
@@ -88,9 +123,15 @@ class _Recording:
         self.selection = select(
             self.streams, self.layout, self.spec.auto, self.width, self.height, audio_only=self.audio_only
         )
-        wanted = self.selection.wanted()
+        wanted = self.selection.wanted() if self.running else self._published()
         for url in [u for u in self.sources if u not in wanted]:
             self._close_source(url)
+        self._open(wanted, exact=True)
+        self.update_overlays()
+
+    def _open(self, wanted: dict[str, tuple[bool, bool]], *, exact: bool) -> None:
+        """Open the sources of `wanted` not open yet; set what the open ones decode (`exact` False:
+        only switch more on, for a layout that takes effect later)."""
         for url, (video, audio) in wanted.items():
             source = self.sources.get(url)
             if source is None:
@@ -100,17 +141,40 @@ class _Recording:
                     want_audio=audio,
                     open_timeout=self.spec.open_timeout_seconds,
                     read_timeout=self.spec.read_timeout_seconds,
-                    keep_seconds=self.delay + 0.05,
+                    keep_seconds=START_HOLD_SECONDS + self.latency + 0.2,
                     now=self.clock.now,
                 )
                 self.sources[url] = source
                 source.start()
                 log.info("source %s opened (video=%s audio=%s)", url, video, audio)
-            else:
-                if audio and not source.want_audio:
-                    source.audio.clear()
-                source.want_video, source.want_audio = video, audio
-        self.update_overlays()
+                continue
+            if not exact:
+                video, audio = video or source.want_video, audio or source.want_audio
+            if audio and not source.want_audio:
+                source.audio.clear()
+            source.want_video, source.want_audio = video, audio
+
+    def _later(self, unix_time: float | None, change: Callable[[], None]) -> None:
+        """Apply `change` from the tick of the request's time on (now, when that tick is written)."""
+        when = self.clock_time(unix_time)
+        if not self.running or when <= self.tick_time(self.tick):
+            change()
+        else:
+            self.changes.append((when, change))
+
+    def _apply_changes(self, at: float) -> None:
+        while self.changes and self.changes[0][0] <= at:
+            self.changes.pop(0)[1]()
+
+    def _published(self) -> dict[str, tuple[bool, bool]]:
+        """Every stream of the group (a manual task before its first layout opens them all, so that
+        the layout only switches them on)."""
+        wanted: dict[str, tuple[bool, bool]] = {}
+        for s in self.streams:
+            video, audio = wanted.get(s.url, (False, False))
+            is_audio = s.media_type == MediaType.AUDIO
+            wanted[s.url] = (video or (not is_audio and not self.audio_only), audio or is_audio)
+        return wanted
 
     def update_overlays(self) -> None:
         """Prepare the captions and the auto layout's user ids (rendered once, blended every frame)."""
@@ -148,44 +212,51 @@ class _Recording:
                 self.seen_media[url] = count
                 self.last_activity = now
 
-    def _recordable(self) -> bool:
-        """Whether any source of the selection has media to show or play."""
-        for tile in self.selection.tiles:
-            source = self.sources.get(tile.url) if tile.url else None
-            if source is not None and source.video_at(self.clock.now()) is not None:
-                return True
-        for url in self.selection.audio_urls:
-            source = self.sources.get(url)
-            if source is not None and source.audio.buffered > 0:
-                return True
-        return False
+    def _sources_ready(self) -> bool:
+        """Whether every source the selection shows or plays has delivered media."""
+        urls = [t.url for t in self.selection.tiles if t.url] + list(self.selection.audio_urls)
+        return all(self.sources[u].ready for u in urls if u in self.sources)
 
     # ---- commands -------------------------------------------------------------------------------
 
-    def handle(self, command: Command, now: float) -> bool:
-        """Apply a command; True when it finishes the recording."""
+    def handle(self, command: Command, now: float) -> None:
+        """Apply a command (a Finish sets the end of the timeline)."""
         self.last_activity = now
         log.info("command %s", type(command).__name__)
         if isinstance(command, Finish):
-            return True
-        if isinstance(command, SetLayout):
+            self.end_at = self.clock_time(command.at) if self.running else now
+        elif isinstance(command, SetLayout):
             if self.spec.auto is not None:
                 log.warning("set layout ignored: automatic recording")
-            else:
+            elif not self.running:
                 self.layout = command.layout
+                self._run_from(self.clock_time(command.at))
                 self.reselect()
+            else:  # its streams open now, the picture changes at the request's time
+                new = select(
+                    self.streams, command.layout, None, self.width, self.height, audio_only=self.audio_only
+                )
+                self._open(new.wanted(), exact=False)
+                self._later(command.at, lambda: self._set_layout(command.layout))
         elif isinstance(command, SetCaptions):
-            self.captions = command.captions
-            self.update_overlays()
+            self._later(command.at, lambda: self._set_captions(command.captions))
         elif isinstance(command, SetStreams):
             self.streams = command.streams
             self.reselect()
-        elif isinstance(command, Suspend):
-            self.suspended = True
-        elif isinstance(command, Resume) and self.suspended:
-            self.suspended = False  # what came while suspended is stale by now and is dropped
-            self.next_tick = now
-        return False
+        elif isinstance(command, Suspend) and self.pause_at is None:
+            self.pause_at = max(self.tick_time(self.tick), self.clock_time(command.at))
+        elif isinstance(command, Resume) and self.pause_at is not None:
+            self._flush_to(self.pause_at)  # ticks before the pause that were not written yet
+            self.pause_at = None
+            self.base, self.base_tick = self.clock_time(command.at), self.tick
+
+    def _set_layout(self, layout: Layout) -> None:
+        self.layout = layout
+        self.reselect()
+
+    def _set_captions(self, captions: tuple[Caption, ...]) -> None:
+        self.captions = captions
+        self.update_overlays()
 
     # ---- output ---------------------------------------------------------------------------------
 
@@ -203,13 +274,19 @@ class _Recording:
         )
         segment_ticks = max(1, round(spec.segment_seconds * self.fps))
         self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks)
-        self.emit(Started(at=time.time()))
+        self.emit(Started(at=time.time() - (self.clock.now() - self.tick_time(0))))
         log.info("recording started")
 
-    def _write_tick(self, tick_time: float, with_video: bool) -> None:
-        """Write the next output tick, scheduled at `tick_time`."""
+    def _write_tick(self, with_video: bool) -> None:
+        """Write the next output tick (`with_video` False: the recorder is behind, the last picture
+        stands in for this one)."""
+        if self.segmenter is None:
+            self._start()
         assert self.segmenter is not None
-        at = tick_time - self.delay
+        at = self.tick_time(self.tick)
+        self._apply_changes(at)
+        for opened in self.sources.values():
+            opened.keep_from = at
         n = tick_samples(self.tick + 1, self.fps) - tick_samples(self.tick, self.fps)
         parts = []
         for url in self.selection.audio_urls:
@@ -218,7 +295,7 @@ class _Recording:
                 parts.append(source.audio.pull(n, at))
         audio = mix(parts, n)
         frame = None
-        if with_video and self.compositor is not None:
+        if self.compositor is not None and (with_video or self.last_frame is None):
             tiles = []
             for plan in self.selection.tiles:
                 source = self.sources.get(plan.url) if plan.url else None
@@ -235,6 +312,8 @@ class _Recording:
                     )
                 )
             frame = self.compositor.compose(tiles, self.overlays)
+        elif self.compositor is not None:
+            frame = self.last_frame
         repeat = frame is not None and frame is self.last_frame  # the compositor found nothing changed
         if frame is not None:
             self.last_frame = frame
@@ -255,26 +334,60 @@ class _Recording:
                 self.dropped_logged = self.dropped
             self.emit(self.stats())
 
-    def _wait(self, commands: Callable[[float], Command | None]) -> bool:
-        """Wait for the next tick, handling commands meanwhile; True when told to finish."""
-        while True:
-            now = self.clock.now()
-            remaining = self.next_tick - now
-            command = commands(max(0.0, remaining))
+    def _due(self) -> float | None:
+        """When the next tick is to be written; None while nothing is to be written (not started,
+        suspended, or past the end)."""
+        if not self.running:
+            return None
+        at = self.tick_time(self.tick)
+        if self.pause_at is not None and at >= self.pause_at:
+            return None
+        if self.end_at is not None and at >= self.end_at:
+            return None
+        if self.hold_until is not None:  # the start waits for its sources, a little
+            if self._sources_ready() or self.clock.now() >= self.hold_until:
+                self.no_skip_until = self.clock.now()
+                self.hold_until = None
+            else:
+                return self.clock.now() + HOLD_POLL_SECONDS
+        return at + self.latency
+
+    def _finished(self) -> bool:
+        """Finish asked for, and every tick before its time written."""
+        if self.end_at is None:
+            return False
+        if not self.running:
+            return True
+        at = self.tick_time(self.tick)
+        return at >= self.end_at or (self.pause_at is not None and at >= self.pause_at)
+
+    def _wait(self, commands: Callable[[float], Command | None]) -> None:
+        """Wait until the next tick is due, handling commands meanwhile (polled at least once)."""
+        while not self._finished():
+            due = self._due()
+            remaining = STATS_INTERVAL if due is None else max(0.0, due - self.clock.now())
+            command = commands(min(remaining, STATS_INTERVAL))
             if command is not None:
-                if self.handle(command, self.clock.now()):
-                    return True
+                self.handle(command, self.clock.now())
                 continue
+            if due is None:
+                return  # a second without a tick: the periodic work runs
             now = self.clock.now()
-            if now >= self.next_tick:
-                return False
-            self.clock.sleep(self.next_tick - now)
+            if now >= due:
+                return
+            self.clock.sleep(due - now)
+
+    def _flush_to(self, until: float) -> None:
+        """Write at once every tick before `until` (a resume or the end came before they were due)."""
+        while self.running and self.tick_time(self.tick) < until:
+            self._write_tick(with_video=True)
 
     def run(self, commands: Callable[[float], Command | None]) -> bool:
         """Record until finished; returns whether it ended by the timeout rule."""
         self.reselect()
         while True:
-            if self._wait(commands):
+            self._wait(commands)
+            if self._finished():
                 return False
             now = self.clock.now()
             self._observe(now)
@@ -282,26 +395,23 @@ class _Recording:
                 log.info("nothing pulled and no command for %.1f s: finishing", now - self.last_activity)
                 return True
             self._periodic(now)
-            if self.suspended:
-                self.next_tick = now + self.period
+            due = self._due()
+            if due is None or due > now:
                 continue
-            if self.segmenter is None:
-                if not self._recordable():
-                    self.next_tick = now + self.period
-                    continue
-                self._start()
-                self.next_tick = now
-            late = now - self.next_tick
-            if late > MAX_CATCH_UP_SECONDS:  # the process was stalled (not just slow): restart the pace
+            late = now - due
+            if late > MAX_CATCH_UP_SECONDS and self.tick_time(self.tick) >= self.no_skip_until:
+                # the process was stalled (not just slow): the timeline resumes without filling the gap
                 log.warning("stalled for %.1f s: output resumes without filling the gap", late)
-                self.next_tick, late = now, 0.0
+                self.base, self.base_tick = now - self.latency, self.tick
+                late = 0.0
             excess = late - PICTURE_SLACK_SECONDS
             skip = int(excess / self.period) if excess >= self.period else 0
-            for i in range(skip):  # far behind: keep the timeline (audio continues), skip pictures
-                self._write_tick(self.next_tick + i * self.period, with_video=False)
+            if self.tick_time(self.tick) < self.no_skip_until:
+                skip = 0  # the start's catch-up: every picture is drawn
+            for _ in range(skip):  # far behind: keep the timeline, the last picture stands in
+                self._write_tick(with_video=False)
             self.dropped += skip
-            self._write_tick(self.next_tick + skip * self.period, with_video=True)
-            self.next_tick += (skip + 1) * self.period
+            self._write_tick(with_video=True)
 
     def close_output(self) -> None:
         """Close the open segment (emitting what closes) and let go of the sources."""
@@ -340,6 +450,7 @@ def run_recording(
         spec.height,
         spec.frame_rate,
         spec.file_type.name,
+        time.time() - spec.start_at if spec.start_at is not None else 0.0,
     )
     try:
         timed_out = recording.run(commands)

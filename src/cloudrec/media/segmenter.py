@@ -50,7 +50,7 @@ class OutputFormat:
     preset: str = "veryfast"
     crf: int = 23
     audio_bit_rate: int = 128_000
-    variable_frame_rate: bool = True  # a picture that did not change is not encoded again (see _Segment)
+    variable_frame_rate: bool = False  # opt-in: an unchanged picture is not encoded again (see _Segment)
 
 
 def tick_samples(tick: int, frame_rate: int) -> int:

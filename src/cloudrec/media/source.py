@@ -27,12 +27,21 @@ OPEN_OPTIONS = {"analyzeduration": "500000", "probesize": "2000000"}
 SINGLE_THREAD_DECODE_PIXELS = 1920 * 1088
 
 
+# A media server answers a new player with its cached GOP at once. The opening burst is measured
+# over BURST_SECONDS; if it ran ahead of the clock by at most MAX_BACKDATE_SECONDS, it is dated back,
+# its newest packet due on arrival, so that it shows what the stream showed just before (a recording's
+# start is not lost to the time a pull takes to open). A burst that runs further ahead is a file or a
+# playlist: it is paced from its first packet.
+BURST_SECONDS = 0.25
+MAX_BACKDATE_SECONDS = 2.5
+
+
 class _Pacer:
     """Maps stream timestamps to clock times ("due") and releases packets no earlier than `slack`
     before they are due ("-re"), so that files and HLS segments, which arrive in bursts, play in real
-    time. A late packet moves the mapping later (the stream's latency grows to its worst jitter and
-    audio and video of the stream stay aligned); a jump of more than `max_ahead` into the future
-    restarts the mapping."""
+    time; the opening burst of a live pull is dated back instead (see BURST_SECONDS). A packet later
+    than `slack` moves the mapping later (the stream's latency grows to its worst jitter and audio and
+    video of the stream stay aligned); a jump of more than `max_ahead` into the future restarts it."""
 
     slack = 0.03
 
@@ -42,25 +51,54 @@ class _Pacer:
         self._max_ahead = max_ahead
         self._offset = 0.0  # due = media time + offset
         self._started = False
+        self._burst_end: float | None = None  # the opening burst is being measured until then
+        self._lead = 0.0  # how far the opening burst ran ahead of the clock
+
+    @property
+    def settled(self) -> bool:
+        """Whether the opening burst is over (dated back or paced)."""
+        return self._started and self._burst_end is None
 
     def due(self, media_time: float | None) -> float:
         if media_time is None or not self._started:
             return self._now()
         return media_time + self._offset
 
-    def wait(self, media_time: float) -> None:
+    def wait(self, media_time: float) -> float:
+        """Hold the packet until it is due; returns how much earlier everything stamped so far is due
+        now (the opening burst was dated back), else 0."""
         now = self._now()
         if not self._started:
             self._started = True
             self._offset = now - media_time
-            return
+            self._burst_end = now + BURST_SECONDS
+            return 0.0
         delay = media_time + self._offset - now
-        if delay > self._max_ahead or delay < 0:
+        if self._burst_end is not None:
+            if delay > MAX_BACKDATE_SECONDS:
+                self._burst_end = None  # a file or a playlist: paced from its first packet
+            elif now < self._burst_end:
+                self._lead = max(self._lead, delay)
+                return 0.0
+            else:
+                self._burst_end = None
+                if delay > 0:
+                    self._offset -= delay
+                    return delay
+                return 0.0
+        if delay > self._max_ahead or delay < -self.slack:
             self._offset = now - media_time
         elif delay > 0.25:
             self._stop.wait(delay)
         elif delay > self.slack:  # a plain sleep is cheaper than an Event wait; waking up for every
             time.sleep(delay)  # packet costs too, so packets may go up to `slack` early
+        return 0.0
+
+    def ended(self) -> None:
+        """The stream ended: a short file that ended within its opening burst still plays out."""
+        if self._burst_end is not None and self._lead > 0:
+            self._stop.wait(self._lead)
+        self._burst_end = None
 
 
 class Source:
@@ -73,7 +111,9 @@ class Source:
     fails or ends. `bytes_read` counts the sizes of all demuxed packets.
     """
 
-    max_frames = 8  # video history: enough for the output delay at 30 fps
+    # Video history: frames due from `keep_from` on (the recorder's next output time), at most
+    # `keep_seconds` back and `max_frames` many (while the recorder holds its start for other sources).
+    max_frames = 48
 
     def __init__(
         self,
@@ -92,6 +132,7 @@ class Source:
         self.want_video = want_video
         self.want_audio = want_audio
         self.keep_seconds = keep_seconds
+        self.keep_from = float("-inf")  # set by the recorder: no frame due before it is asked for again
         self.audio = JitterBuffer()
         self._now = now
         self._open_timeout = open_timeout
@@ -103,6 +144,8 @@ class Source:
         self._media_count = 0
         self._bytes = 0
         self._live = False
+        self._settled = False  # live, and its opening burst dated (see `_Pacer`)
+        self._live_since = 0.0  # clock time of the connection's first media
         self._delivered = False  # media came on the current connection
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"source {url}", daemon=True)
@@ -125,6 +168,12 @@ class Source:
     def live(self) -> bool:
         """Connected and delivering decoded media."""
         return self._live
+
+    @property
+    def ready(self) -> bool:
+        """Delivering media, with the opening burst dated (or measured for as long as that takes):
+        what it holds is on the clock."""
+        return self._live and (self._settled or self._now() - self._live_since >= 2 * BURST_SECONDS)
 
     @property
     def media_count(self) -> int:
@@ -176,15 +225,21 @@ class Source:
 
     def _offline(self) -> None:
         self._live = False
+        self._settled = False
         self._frames.clear()
 
     def _add_frame(self, due: float, frame: VideoFrame) -> None:
         self._video_seq += 1
         frames = self._frames
         frames.append((due, frame, self._video_seq))
-        horizon = self._now() - self.keep_seconds
+        horizon = max(self.keep_from, self._now() - self.keep_seconds)
         while len(frames) > self.max_frames or (len(frames) > 1 and frames[1][0] <= horizon):
             frames.popleft()
+
+    def _backdate(self, seconds: float) -> None:
+        """Everything received so far is due `seconds` earlier (see `_Pacer`)."""
+        self._frames = deque((due - seconds, frame, seq) for due, frame, seq in self._frames)
+        self.audio.shift(-seconds)
 
     def _pull(self, container: av.container.InputContainer) -> None:
         vstream = container.streams.video[0] if container.streams.video else None
@@ -205,33 +260,40 @@ class Source:
         abase = float(astream.time_base or 0) if astream else 0.0
         resampler = AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
         pacer = _Pacer(self._stop, self._now)
-        for packet in container.demux():
-            if self._stop.is_set():
-                break
-            self._bytes += packet.size
-            stream = packet.stream
-            if stream is vstream:
-                if not self.want_video:
-                    self._frames.clear()
-                    continue
-            elif stream is astream:
-                if not self.want_audio:
-                    continue
-            else:
-                continue
-            stamp = packet.dts if packet.dts is not None else packet.pts
-            if stamp is not None:
-                pacer.wait(stamp * (vbase if stream is vstream else abase))
-            for frame in packet.decode():
-                if isinstance(frame, VideoFrame):
-                    self._add_frame(pacer.due(frame.time), frame)
-                elif isinstance(frame, AudioFrame):
-                    resampler = self._push_audio(resampler, frame, pacer.due(frame.time))
+        try:
+            for packet in container.demux():
+                if self._stop.is_set():
+                    break
+                self._bytes += packet.size
+                stream = packet.stream
+                if stream is vstream:
+                    if not self.want_video:
+                        self._frames.clear()
+                        continue
+                elif stream is astream:
+                    if not self.want_audio:
+                        continue
                 else:
                     continue
-                self._media_count += 1
-                self._live = True
-                self._delivered = True
+                stamp = packet.dts if packet.dts is not None else packet.pts
+                if stamp is not None:
+                    earlier = pacer.wait(stamp * (vbase if stream is vstream else abase))
+                    if earlier:
+                        self._backdate(earlier)
+                    self._settled = pacer.settled
+                for frame in packet.decode():
+                    if isinstance(frame, VideoFrame):
+                        self._add_frame(pacer.due(frame.time), frame)
+                    elif isinstance(frame, AudioFrame):
+                        resampler = self._push_audio(resampler, frame, pacer.due(frame.time))
+                    else:
+                        continue
+                    self._media_count += 1
+                    if not self._live:
+                        self._live, self._live_since = True, self._now()
+                    self._delivered = True
+        finally:
+            pacer.ended()  # what came is shown before the source goes offline
 
     def _push_audio(self, resampler: AudioResampler, frame: AudioFrame, due: float) -> AudioResampler:
         samples = fast_s16(frame)

@@ -28,6 +28,9 @@ from cloudrec.recorder.spec import (
 
 log = logging.getLogger(__name__)
 
+# A start waits this long at most for the standby recorder process being started (the first one also
+# starts the forkserver, about a second after the server starts).
+SPARE_WAIT_SECONDS = 3.0
 # Recorder processes fork from a server process that has the media engine already imported.
 _PRELOAD = ["cloudrec.recorder.process", "cloudrec.media.pipeline", "cloudrec.media.probe"]
 
@@ -54,8 +57,15 @@ class LocalRecorderHost:
         self._tasks: dict[str, _Running] = {}
         self._wake_r, self._wake_w = self._mp.Pipe(duplex=False)
         self._closing = False
+        self._spare: tuple[BaseProcess, Connection] | None = None  # a recorder waiting for a task
+        self._spare_wanted = threading.Event()
+        self._spare_ready = threading.Condition(self._lock)
+        self._spare_starting = True  # until the first one is there (a start then waits for it)
         self._monitor = threading.Thread(target=self._watch, name="recorder-host", daemon=True)
         self._monitor.start()
+        self._standby = threading.Thread(target=self._keep_spare, name="recorder-standby", daemon=True)
+        self._standby.start()
+        self._spare_wanted.set()  # the first one also starts the forkserver: not on an init's path
 
     # ---- RecorderHost ---------------------------------------------------------------------
 
@@ -71,15 +81,64 @@ class LocalRecorderHost:
                     "recordings running"
                 )
             Path(spec.work_dir).mkdir(parents=True, exist_ok=True)
-            parent, child = self._mp.Pipe(duplex=True)
-            proc = self._mp.Process(
-                target=recorder_process.record, args=(spec, child), name=f"rec-{spec.record_id}", daemon=False
-            )
-            proc.start()
-            child.close()
+            proc, parent = self._take_spare(spec)
             self._tasks[spec.record_id] = _Running(spec=spec, proc=proc, conn=parent)
             log.info("recorder process %s started for %s", proc.pid, spec.record_id)
         self._wake()
+
+    def _take_spare(self, spec: TaskSpec) -> tuple[BaseProcess, Connection]:
+        """A waiting recorder process, given `spec`; a new process when none waits (or it died).
+        Called with the lock held; waits a little for one that is being started (they come from the
+        same forkserver, and a new one would queue behind it)."""
+        if self._spare is None and self._spare_starting:
+            self._spare_ready.wait(timeout=SPARE_WAIT_SECONDS)
+        spare, self._spare = self._spare, None
+        self._spare_wanted.set()
+        if spare is not None:
+            proc, parent = spare
+            try:
+                parent.send(spec)
+                return proc, parent
+            except (BrokenPipeError, OSError):
+                log.warning("standby recorder process %s was gone: starting one", proc.pid)
+                parent.close()
+        parent, child = self._mp.Pipe(duplex=True)
+        proc = self._mp.Process(
+            target=recorder_process.record, args=(spec, child), name=f"rec-{spec.record_id}", daemon=False
+        )
+        proc.start()
+        child.close()
+        return proc, parent
+
+    def _keep_spare(self) -> None:
+        """Keep one recorder process started and waiting (its own thread: a start takes a while)."""
+        while True:
+            self._spare_wanted.wait()
+            self._spare_wanted.clear()
+            with self._lock:
+                if self._closing:
+                    return
+                if self._spare is not None:
+                    continue
+                self._spare_starting = True
+            parent, child = self._mp.Pipe(duplex=True)
+            proc: BaseProcess | None = self._mp.Process(
+                target=recorder_process.standby, args=(child,), name="rec-standby"
+            )
+            try:
+                assert proc is not None
+                proc.start()
+            except Exception:
+                log.exception("a standby recorder process could not be started")
+                proc = None
+            child.close()
+            with self._lock:
+                self._spare_starting = False
+                if proc is not None and not self._closing and self._spare is None:
+                    self._spare = (proc, parent)
+                elif proc is not None:
+                    parent.close()  # EOF: it exits
+                self._spare_ready.notify_all()
 
     def command(self, record_id: str, cmd: Command) -> bool:
         with self._lock:
@@ -123,6 +182,11 @@ class LocalRecorderHost:
         with self._lock:
             self._closing = True
             ids = list(self._tasks)
+            spare, self._spare = self._spare, None
+        self._spare_wanted.set()
+        if spare is not None:
+            spare[1].close()  # EOF: the waiting process exits
+            spare[0].join(timeout=5)
         for rid in ids:
             self.command(rid, Finish())
         self._monitor.join(timeout=timeout_s)

@@ -52,6 +52,18 @@ def record(spec: TaskSpec, conn: Connection) -> None:
         conn.close()
 
 
+def standby(conn: Connection) -> None:
+    """A recorder process started ahead of need: it waits for its task's spec, then records it (the
+    host hands a new task to a waiting process, so no process start-up delays a recording)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        spec = conn.recv()
+    except (EOFError, OSError):
+        return  # the host went away, or let this process go unused
+    if isinstance(spec, TaskSpec):
+        record(spec, conn)
+
+
 def salvage(work_dir: str, known: list[str], conn: Connection) -> None:
     """Probe the segment files a dead recorder left in `work_dir` that were never reported closed."""
     _configure_logging(os.path.basename(work_dir))

@@ -129,18 +129,26 @@ class TaskSpec:
     paused: bool = False
     x264_preset: str = "veryfast"
     x264_crf: int = 23
-    variable_frame_rate: bool = True  # skip repeated pictures (see media.segmenter)
+    variable_frame_rate: bool = False  # opt-in: skip repeated pictures (see media.segmenter)
     audio_bitrate: int = 128_000
     open_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 5.0
+    # Unix time of the request that starts the timeline (init of an automatic task); None: a manual
+    # task, whose timeline starts at its first SetLayout, or a test that starts it at once.
+    start_at: float | None = None
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
 
 
+# `at` of a command: the Unix time of the request it carries out (None: when it arrives). The timeline
+# starts, pauses, resumes and ends at the request, not at the moment the recorder hears of it.
+
+
 @dataclass(frozen=True)
 class SetLayout:
     layout: Layout
+    at: float | None = None  # the first layout of a manual task starts its timeline here
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ class SetCaptions:
     """Replace every caption (an empty tuple clears them)."""
 
     captions: tuple[Caption, ...]
+    at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -157,17 +166,17 @@ class SetStreams:
 
 @dataclass(frozen=True)
 class Suspend:
-    pass
+    at: float | None = None
 
 
 @dataclass(frozen=True)
 class Resume:
-    pass
+    at: float | None = None
 
 
 @dataclass(frozen=True)
 class Finish:
-    pass
+    at: float | None = None
 
 
 Command = SetLayout | SetCaptions | SetStreams | Suspend | Resume | Finish

@@ -7,7 +7,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Update, func, select, update
@@ -131,6 +131,9 @@ class TaskService:
     def __init__(self, ctx: AppContext, session: Session) -> None:
         self.ctx = ctx
         self.session = session
+        # The request's own time (Unix, real): a recording starts, pauses, resumes and ends there,
+        # however long its recorder takes to hear of it.
+        self.requested_at = time.time()
 
     def _now(self) -> float:
         return self.ctx.clock.time()
@@ -223,6 +226,8 @@ class TaskService:
     def _start(self, task: Task) -> None:
         streams = GroupRegistry(self.ctx, self.session).stream_infos(task.app_id, task.group_id)
         spec = build_spec(task, streams, self.ctx.settings)
+        if task.auto is not None:
+            spec = replace(spec, start_at=self.requested_at)
         try:
             self.ctx.host.start(spec)
         except CapacityError:
@@ -256,14 +261,14 @@ class TaskService:
             "start_time": func.coalesce(Task.start_time, self._now()),
         }
         self._set_output(task, values, self._check_layout_allowed)
-        self._command(task, SetLayout(layout))
+        self._command(task, SetLayout(layout, at=self.requested_at))
 
     def set_captions(self, app_id: str, record_id: str, captions: tuple[Caption, ...]) -> None:
         """Replace every caption of the canvas (empty: none); manual and automatic tasks alike."""
         task = get_task(self.session, app_id, record_id)
         self._check_captions_allowed(task)
         self._set_output(task, {"captions": captions_to_json(captions)}, self._check_captions_allowed)
-        self._command(task, SetCaptions(captions))
+        self._command(task, SetCaptions(captions, at=self.requested_at))
 
     def _set_output(self, task: Task, values: dict[str, Any], check: Callable[[Task], None]) -> None:
         """Store what an unpaused active task shows; `check` tells why not when it changed meanwhile."""
@@ -304,7 +309,7 @@ class TaskService:
                 f"record_id {record_id!r} cannot be suspended: only a recording task can ({state})"
             )
         task = self._reload(task)
-        self._command(task, Suspend())
+        self._command(task, Suspend(at=self.requested_at))
         return task
 
     def resume(self, app_id: str, record_id: str) -> Task:
@@ -312,7 +317,7 @@ class TaskService:
         if not self._set_paused(task, False):
             raise ParamError(f"record_id {record_id!r} is not suspended: nothing to resume")
         task = self._reload(task)
-        self._command(task, Resume())
+        self._command(task, Resume(at=self.requested_at))
         return task
 
     def _set_paused(self, task: Task, paused: bool) -> bool:
@@ -353,7 +358,7 @@ class TaskService:
         task = self._reload(task)
         if stopped:
             log.info("task %s finished by request", record_id)
-            if self.ctx.host.command(record_id, Finish()):
+            if self.ctx.host.command(record_id, Finish(at=self.requested_at)):
                 task = self._await_final_figures(task)
             else:
                 self._end_unreachable(task)
