@@ -174,7 +174,10 @@ def test_secret_is_returned_once_and_empty_url_clears(tenant: Tenant) -> None:
     assert cleared["url"] == "" and cleared.get("secret") is None
     with tenant.server.ctx.sessions() as s:
         app = s.get(App, tenant.app_id)
-        assert app is not None and app.callback_url == "" and app.callback_secret == rotated["secret"]
+        assert app is not None and app.callback_url == ""
+        stored = app.callback_secret
+    assert stored != rotated["secret"]  # sealed at rest
+    assert tenant.server.settings.secret_box.open("callback", tenant.app_id, stored) == rotated["secret"]
 
 
 def test_callback_needs_access_token_and_own_app(live_server: LiveServer, tenant: Tenant) -> None:
