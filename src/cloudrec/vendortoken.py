@@ -106,10 +106,10 @@ def check_vendor_token(
             return Verdict.EXPIRED
         if expires > now + max_ttl_s + CLOCK_SKEW_S:
             return Verdict.TOO_LONG
-    made = ts_ms / 1000
-    if made > now + CLOCK_SKEW_S:
+    # compared in milliseconds: an int of any size against a float, exactly, never converted to one
+    if ts_ms > (now + CLOCK_SKEW_S) * 1000:
         return Verdict.NOT_YET
-    if made < now - lifetime_s:
+    if ts_ms < (now - lifetime_s) * 1000:
         return Verdict.EXPIRED
     return Verdict.VALID
 

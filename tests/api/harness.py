@@ -335,9 +335,10 @@ class LiveServer:
         """A client without credentials."""
         return httpx.Client(base_url=self.base_url, timeout=30)
 
-    def add_developer(self) -> tuple[str, str]:
+    def add_developer(self, secret: str | None = None) -> tuple[str, str]:
+        """A new developer: (dev_id, secret), the secret made here unless given (e.g. a vendor's)."""
         dev_id = "dev" + secrets.token_hex(8)
-        secret = secrets.token_hex(24)
+        secret = secret or secrets.token_hex(24)
         with self.ctx.sessions.begin() as s:
             s.add(self.new_developer(dev_id, secret))
         return dev_id, secret

@@ -14,7 +14,7 @@ from cloudrec.clock import Clock
 from cloudrec.config import Settings
 from cloudrec.db.models import AccessToken, App, Developer
 from cloudrec.errors import AuthenticationError, AuthFailed, NotLoggedIn, ParamError, TokenTimeout
-from cloudrec.secretbox import SecretBox
+from cloudrec.secretbox import SecretBox, SecretBoxError
 from cloudrec.vendortoken import MAX_TOKEN_CHARS, check_vendor_token, is_vendor_token
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ MAX_DEV_ID_CHARS = 64  # the column's length
 # Every part of the credentials is bounded before it is parsed.
 MAX_CREDENTIALS_CHARS = MAX_DEV_ID_CHARS + 1 + MAX_TOKEN_CHARS
 
+TOO_LONG = "authentication failed: dev_id or token is too long"
 REFUSALS = {
     Verdict.INVALID: "authentication failed: bad dev_id or token",
     Verdict.EXPIRED: "authentication failed: the token has expired",
@@ -59,7 +60,7 @@ def developer_credentials(
     """(dev_id, token) from `Authorization: <dev_id>.<token>`, else from the query parameters."""
     if authorization is not None and authorization.strip():
         if len(authorization) > MAX_CREDENTIALS_CHARS:
-            raise AuthenticationError("authentication failed: Authorization is too long")
+            raise AuthenticationError(TOO_LONG)
         dev, dot, tok = authorization.strip().rpartition(".")
         if not dot or not dev or not tok:
             raise AuthenticationError("authentication failed: Authorization must be <dev_id>.<token>")
@@ -69,7 +70,7 @@ def developer_credentials(
     if not token:
         raise ParamError("token is required (or the header Authorization: <dev_id>.<token>)")
     if len(dev_id) > MAX_DEV_ID_CHARS or len(token) > MAX_TOKEN_CHARS:
-        raise AuthenticationError("authentication failed: dev_id or token is too long")
+        raise AuthenticationError(TOO_LONG)
     return dev_id, token
 
 
@@ -91,7 +92,13 @@ def authenticate_developer(
     dev = None if bad_id else session.get(Developer, dev_id)
     verdict = Verdict.INVALID
     if dev is not None:
-        verdict = token_verdict(dev_id, token, box.open("developer", dev_id, dev.secret), now, rules)
+        try:
+            secret = box.open("developer", dev_id, dev.secret)
+        except SecretBoxError:
+            # a database copied without its key, or another key configured: the operator must know
+            log.error("the secret of developer %r does not open with this server's secrets key", dev_id)
+        else:
+            verdict = token_verdict(dev_id, token, secret, now, rules)
     if verdict is not Verdict.VALID:
         log.info("developer token refused for %r (%s)", dev_id[:MAX_DEV_ID_CHARS], verdict.value)
         raise AuthenticationError(REFUSALS[verdict])
