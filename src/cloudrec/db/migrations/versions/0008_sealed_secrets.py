@@ -47,13 +47,13 @@ def _resize(length: int) -> None:
 
 
 def upgrade() -> None:
-    _resize(SEALED_LENGTH)
     bind = op.get_bind()
     devs = bind.execute(sa.select(developers.c.dev_id, developers.c.secret)).all()
     hooks = bind.execute(sa.select(apps.c.app_id, apps.c.callback_secret).where(apps.c.callback_secret != "")).all()
     clear_devs = [(d, s) for d, s in devs if not SecretBox.is_sealed(s)]
     clear_hooks = [(a, s) for a, s in hooks if not SecretBox.is_sealed(s)]
-    box = _box(needed=bool(clear_devs or clear_hooks))
+    box = _box(needed=bool(clear_devs or clear_hooks))  # before any change: SQLite's DDL is not undone
+    _resize(SEALED_LENGTH)
     if box is None:
         return
     for dev_id, secret in clear_devs:
@@ -72,7 +72,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     devs = bind.execute(sa.select(developers.c.dev_id, developers.c.secret)).all()
     hooks = bind.execute(sa.select(apps.c.app_id, apps.c.callback_secret).where(apps.c.callback_secret != "")).all()
-    box = _box(needed=bool(devs or hooks))
+    box = _box(needed=bool(devs or hooks))  # before any change: SQLite's DDL is not undone
     if box is not None:
         for dev_id, secret in devs:
             bind.execute(
