@@ -196,7 +196,7 @@ def test_a_dev_id_with_too_many_failures_is_locked_out(server_factory: ServerFac
 def test_many_bad_attempts_are_all_refused_quickly(server_factory: ServerFactory) -> None:
     """The issue's flood: 500 bad tokens; after the first few, every one is refused by the lockout."""
     server = server_factory()  # the defaults: 10 failures a minute
-    dev_id, secret = server.add_developer()
+    dev_id, _ = server.add_developer()
     forged = f"{dev_id}.{generate_token(dev_id, 'guess', now=server.clock.time())}"
     codes, messages = set(), []
     with _client_from(server, "127.0.0.8") as c:
