@@ -237,5 +237,5 @@ def token(
 def db_upgrade() -> None:
     """Apply all migrations to the configured database."""
     settings = _settings()
-    upgrade(settings.db_url)
+    upgrade(settings.db_url, secret_box=settings.secret_box)
     typer.echo("database is at the latest revision")
