@@ -99,7 +99,8 @@ def test_import_a_vendor_developer(runner: CliRunner, data_dir: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert created(r.output, "dev_id") == "925aa51ebf829d49"
-    assert "dev_secret" not in r.output and VENDOR_SECRET not in r.output  # the operator has it already
+    assert "dev_secret=" not in r.output and VENDOR_SECRET not in r.output  # the operator has it already
+    assert "imported from CLOUDREC_DEV_SECRET" in r.output  # (stderr) said, not silently reused
     assert opened_secret(data_dir, "925aa51ebf829d49") == VENDOR_SECRET
     r = runner.invoke(
         app, ["dev", "create", "--dev-id", "other", "--secret-stdin"], input=VENDOR_SECRET + "\n"

@@ -157,6 +157,9 @@ def dev_create(
     typer.echo(f"dev_id={new_id}")
     if given is None:
         typer.echo(f"dev_secret={dev_secret}")
+    else:  # said, so that a CLOUDREC_DEV_SECRET left set in the shell is not reused unnoticed
+        source = "standard input" if secret_stdin else DEV_SECRET_ENV
+        typer.echo(f"dev_secret imported from {source} (not shown)", err=True)
 
 
 @app_app.command("create")
