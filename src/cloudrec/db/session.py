@@ -52,7 +52,7 @@ def private_sqlite_file(url: str) -> None:
     path = Path(parsed.database)
     if str(path).startswith("file:"):
         return  # a URI filename: the operator's own arrangement
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_FILE_MODE)
     os.close(fd)
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
