@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +19,8 @@ from pydantic_settings import (
 )
 
 from cloudrec.secretbox import SecretBox, box_for, new_key
+
+log = logging.getLogger(__name__)
 
 SIGNING_KEY_FILE = "signing.key"
 SECRETS_KEY_FILE = "secrets.key"  # encrypts developer and callback secrets in the database
@@ -198,6 +201,9 @@ def private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     st = path.stat()
     if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        log.warning(
+            "data dir %s was open to other users (mode %o): made private (700)", path, st.st_mode & 0o777
+        )
         path.chmod(PRIVATE_DIR_MODE)
 
 

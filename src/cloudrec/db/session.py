@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ def private_sqlite_file(url: str) -> None:
         except FileNotFoundError:
             continue
         if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            log.warning("%s was open to other users (mode %o): made private (600)", file, st.st_mode & 0o777)
             file.chmod(PRIVATE_FILE_MODE)
 
 
