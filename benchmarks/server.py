@@ -67,9 +67,9 @@ class Server:
             else:
                 break
 
-    def _cli(self, *args: str) -> str:
+    def _cli(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
-            [str(CLOUDREC), *args], env=self.env, capture_output=True, text=True, check=True
+            [str(CLOUDREC), *args], env=self.env, input=stdin, capture_output=True, text=True, check=True
         )
         return done.stdout
 
@@ -87,7 +87,10 @@ class Server:
         dev = _pairs(self._cli("dev", "create"))
         self.dev_id = dev["dev_id"]
         self.add_app(app_id)
-        auth = self._cli("token", "--dev-id", dev["dev_id"], "--secret", dev["dev_secret"]).strip()
+        # the secret on standard input: the CLI never takes one as an argument
+        auth = self._cli(
+            "token", "--dev-id", dev["dev_id"], "--secret-stdin", stdin=dev["dev_secret"]
+        ).strip()
         reply = self.call("GET", "/access/token", headers={"Authorization": auth})
         self.access = reply["result"]["access_token"]
 

@@ -46,6 +46,23 @@ def test_signing_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
     assert key not in repr(first)  # a secret never shows in logs or reprs
 
 
+def test_secrets_key_is_generated_once_private_and_checked(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path / "d").prepare()
+    key = first.secrets_key.get_secret_value()
+    assert len(key) == 64 and key != first.signing_key.get_secret_value()
+    assert stat.S_IMODE((tmp_path / "d" / "secrets.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o700
+    assert Settings(data_dir=tmp_path / "d").prepare().secrets_key.get_secret_value() == key
+    assert key not in repr(first)
+    given = "ab" * 32
+    assert Settings(data_dir=tmp_path / "e", secrets_key=given).prepare().secret_box is not None
+    assert not (tmp_path / "e" / "secrets.key").exists()  # a configured key is not written anywhere
+    with pytest.raises(ValueError, match="64 hex digits"):
+        Settings(data_dir=tmp_path / "f", secrets_key="not hex").prepare()
+    with pytest.raises(RuntimeError, match="prepare"):
+        Settings(data_dir=tmp_path / "g").secret_box  # noqa: B018
+
+
 def test_schemes_as_a_json_array(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDREC_ALLOWED_URL_SCHEMES", '["RTSP", "srt"]')
     assert Settings().allowed_url_schemes == ["rtsp", "srt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -17,7 +18,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cloudrec.secretbox import SecretBox, box_for, new_key
+
+log = logging.getLogger(__name__)
+
 SIGNING_KEY_FILE = "signing.key"
+SECRETS_KEY_FILE = "secrets.key"  # encrypts developer and callback secrets in the database
+PRIVATE_DIR_MODE = 0o700  # the data dir holds the keys and (SQLite) the database: its owner only
 
 
 class Settings(BaseSettings):
@@ -32,11 +39,36 @@ class Settings(BaseSettings):
     public_url: str = Field("", description="base URL of download links; default http://<host>:<port>")
     timezone: str = Field("UTC", description="time zone of times in replies")
 
-    token_ttl_s: int = Field(86400, ge=1, description="default lifetime of developer tokens (TokenGenerator)")
-    access_token_ttl_s: int = Field(86400, ge=1, description="lifetime of access_tokens")
+    token_ttl_s: int = Field(
+        86400,
+        ge=1,
+        description="lifetime of developer tokens: the default of `cloudrec token`, and the longest a "
+        "vendor token is accepted after its `ts`",
+    )
+    token_max_ttl_s: int = Field(
+        7 * 86400,
+        ge=1,
+        description="the longest validity a developer token may claim (cloudrec expiry, vendor `et`); "
+        "a token claiming more is refused",
+    )
+    access_token_ttl_s: int = Field(7200, ge=1, description="lifetime of access_tokens (the vendor's 7200)")
+    auth_max_failures: int = Field(
+        10,
+        ge=0,
+        description="GET /access/token: failed attempts per dev_id and per client address within "
+        "auth_failure_window_s before further attempts are refused; 0 turns the limit off",
+    )
+    auth_failure_window_s: float = Field(
+        60.0, gt=0, description="GET /access/token: the window (and so the lockout) of auth_max_failures"
+    )
     download_url_ttl_s: int = Field(3600, ge=1, description="lifetime of signed download URLs")
     signing_key: SecretStr = Field(
         SecretStr(""), description="key for download URL signatures; generated into data_dir on first start"
+    )
+    secrets_key: SecretStr = Field(
+        SecretStr(""),
+        description="key (64 hex digits) encrypting developer and callback secrets in the database; "
+        "generated into data_dir (secrets.key) on first start. Every server of one database needs the same",
     )
 
     allowed_url_schemes: Annotated[list[str], NoDecode] = Field(
@@ -142,16 +174,51 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def secret_box(self) -> SecretBox:
+        """Opens and seals the secrets stored in the database (after `prepare`)."""
+        key = self.secrets_key.get_secret_value()
+        if not key:
+            raise RuntimeError("Settings.prepare() loads the secrets key first")
+        return box_for(key)
+
     def prepare(self) -> Settings:
-        """Create the data directories and load (or generate and persist) the URL signing key."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data directories (private) and load (or generate and persist) the URL signing key
+        and the secrets key."""
+        private_dir(self.data_dir)
         self.work_dir.mkdir(exist_ok=True)
         self.files_dir.mkdir(exist_ok=True)
         if not self.signing_key.get_secret_value():
-            key_file = self.data_dir / SIGNING_KEY_FILE
-            if not key_file.exists():
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(secrets.token_hex(32))
-            self.signing_key = SecretStr(key_file.read_text().strip())
+            self.signing_key = SecretStr(key_file(self.data_dir / SIGNING_KEY_FILE, secrets.token_hex(32)))
+        if not self.secrets_key.get_secret_value():
+            self.secrets_key = SecretStr(key_file(self.data_dir / SECRETS_KEY_FILE, new_key()))
+        self.secret_box  # noqa: B018 - a malformed CLOUDREC_SECRETS_KEY fails here, at start-up
         return self
+
+
+def private_dir(path: Path) -> None:
+    """`path` created readable by its owner only; an existing one of ours is made so (it holds keys)."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        log.warning(
+            "data dir %s was open to other users (mode %o): made private (700)", path, st.st_mode & 0o777
+        )
+        path.chmod(PRIVATE_DIR_MODE)
+
+
+def key_file(path: Path, new_value: str) -> str:
+    """The key kept in `path`; `new_value` written there (mode 0600) first if there is none. Several
+    processes starting at once (a server and the CLI) all end up with the one that was linked first."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_value)
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a key another process wrote
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -31,7 +31,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     """Everything the API needs, built the way production runs it (migrations applied)."""
     settings.prepare()
     clock = clock or SystemClock()
-    upgrade(settings.db_url)
+    upgrade(settings.db_url, secret_box=settings.secret_box)
     sessions = make_sessionmaker(make_engine(settings.db_url))
     storage = make_storage(settings, clock)
     delivery = make_delivery(settings, sessions)
@@ -64,7 +64,11 @@ def make_delivery(settings: Settings, sessions: sessionmaker[Session]) -> Callba
         give_up_s=settings.callback_retry_s,
     )
     return CallbackDelivery(
-        sessions, policy, timeout_s=settings.callback_timeout_s, poll_s=settings.callback_poll_s
+        sessions,
+        policy,
+        settings.secret_box,
+        timeout_s=settings.callback_timeout_s,
+        poll_s=settings.callback_poll_s,
     )
 
 

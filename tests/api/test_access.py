@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from api.harness import LiveServer, ServerFactory, contract_json
 from cloudrec.api.security import Grant, Verified
-from cloudrec.auth import generate_token, hash_access_token
+from cloudrec.auth import CLOCK_SKEW_S, generate_token, hash_access_token
 from cloudrec.clock import ManualClock
 from cloudrec.db.models import AccessToken
 from cloudrec.errors import TokenTimeout
@@ -26,7 +27,7 @@ def test_header_form_gives_an_access_token(live_server: LiveServer) -> None:
     reply = contract_json(r)
     assert reply["code"] == 0 and reply["msg"] == "OK"
     assert re.fullmatch(r"[0-9a-f]{32}", reply["result"]["access_token"])
-    assert reply["result"]["timeout"] == live_server.settings.access_token_ttl_s
+    assert reply["result"]["timeout"] == live_server.settings.access_token_ttl_s == 7200  # the vendor's
 
 
 def test_query_form_gives_an_access_token(live_server: LiveServer) -> None:
@@ -111,6 +112,100 @@ def test_expired_developer_token_is_refused(server_factory: ServerFactory) -> No
         reply = contract_json(c.get("/access/token", headers=header))
     assert reply["code"] == 6050030028
     assert "expired" in reply["msg"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["9" * 4301 + "-aa-bb", "9" * 13 + "-aa-" + "b" * 64, "1-" + "a" * 65 + "-" + "b" * 64, "x" * 5000],
+)
+def test_huge_numbers_in_a_token_are_refused_not_a_500(live_server: LiveServer, token: str) -> None:
+    """Every numeric and length field of a token is bounded before it is parsed."""
+    dev_id, _ = live_server.add_developer()
+    assert _refused(live_server, headers={"Authorization": f"{dev_id}.{token}"})["code"] == 6050030028
+    assert _refused(live_server, params={"dev_id": dev_id, "token": token})["code"] == 6050030028
+    assert _refused(live_server, params={"dev_id": "d" * 65, "token": "t"})["code"] == 6050030028
+
+
+def test_a_token_lifetime_beyond_the_cap_is_refused(server_factory: ServerFactory) -> None:
+    server = server_factory(token_max_ttl_s=3600)
+    dev_id, secret = server.add_developer()
+    with server.http() as c:
+        ok = c.get("/access/token", headers={"Authorization": server.developer_token(dev_id, secret, 3600)})
+        assert contract_json(ok)["code"] == 0
+        for ttl in (3600 + CLOCK_SKEW_S + 10, 10**30):
+            r = c.get("/access/token", headers={"Authorization": server.developer_token(dev_id, secret, ttl)})
+            reply = contract_json(r)
+            assert reply["code"] == 6050030028, (ttl, reply)
+    assert (
+        "limit"
+        in _refused(
+            server,
+            headers={"Authorization": server.developer_token(dev_id, secret, 3600 + CLOCK_SKEW_S + 10)},
+        )["msg"]
+    )
+
+
+# ---- brute-force protection -----------------------------------------------------------------------
+
+
+def _client_from(server: LiveServer, address: str) -> httpx.Client:
+    """A client connecting from another loopback address (127.0.0.0/8 is all loopback)."""
+    return httpx.Client(
+        base_url=server.base_url, timeout=30, transport=httpx.HTTPTransport(local_address=address)
+    )
+
+
+def _attempt(server: LiveServer, address: str, authorization: str) -> dict[str, Any]:
+    with _client_from(server, address) as c:
+        return contract_json(c.get("/access/token", headers={"Authorization": authorization}))
+
+
+def test_an_address_with_too_many_failures_is_locked_out(server_factory: ServerFactory) -> None:
+    server = server_factory(auth_max_failures=3, auth_failure_window_s=60)
+    dev_id, secret = server.add_developer()
+    for i in range(3):  # guesses at other developers
+        bad = f"nobody{i}.{generate_token(f'nobody{i}', 'guess', now=server.clock.time())}"
+        assert _attempt(server, "127.0.0.2", bad)["code"] == 6050030028
+    locked = _attempt(server, "127.0.0.2", server.developer_token(dev_id, secret))  # even a right token
+    assert locked["code"] == 6050030028 and "too many failed attempts for this address" in locked["msg"]
+    assert "try again in 60 s" in locked["msg"]
+    with _client_from(server, "127.0.0.2") as c:  # the query form and malformed credentials alike
+        r = c.get("/access/token", params={"dev_id": dev_id, "token": "x"})
+        assert "too many" in contract_json(r)["msg"]
+    assert _attempt(server, "127.0.0.3", server.developer_token(dev_id, secret))["code"] == 0
+    server.clock.advance(59)
+    assert "try again in 1 s" in _attempt(server, "127.0.0.2", server.developer_token(dev_id, secret))["msg"]
+    server.clock.advance(1)
+    assert _attempt(server, "127.0.0.2", server.developer_token(dev_id, secret))["code"] == 0
+
+
+def test_a_dev_id_with_too_many_failures_is_locked_out(server_factory: ServerFactory) -> None:
+    server = server_factory(auth_max_failures=3, auth_failure_window_s=60)
+    target, _ = server.add_developer()
+    other, other_secret = server.add_developer()
+    forged = f"{target}.{generate_token(target, 'guess', now=server.clock.time())}"
+    for address in ("127.0.0.4", "127.0.0.5", "127.0.0.6"):  # one guess from each address
+        assert "bad dev_id" in _attempt(server, address, forged)["msg"]
+    locked = _attempt(server, "127.0.0.7", forged)
+    assert "too many failed attempts for this dev_id" in locked["msg"]
+    assert _attempt(server, "127.0.0.7", server.developer_token(other, other_secret))["code"] == 0
+    server.clock.advance(60)
+    assert "bad dev_id" in _attempt(server, "127.0.0.7", forged)["msg"]
+
+
+def test_many_bad_attempts_are_all_refused_quickly(server_factory: ServerFactory) -> None:
+    """The issue's flood: 500 bad tokens; after the first few, every one is refused by the lockout."""
+    server = server_factory()  # the defaults: 10 failures a minute
+    dev_id, _ = server.add_developer()
+    forged = f"{dev_id}.{generate_token(dev_id, 'guess', now=server.clock.time())}"
+    codes, messages = set(), []
+    with _client_from(server, "127.0.0.8") as c:
+        for _ in range(500):
+            reply = contract_json(c.get("/access/token", headers={"Authorization": forged}))
+            codes.add(reply["code"])
+            messages.append(reply["msg"])
+    assert codes == {6050030028}
+    assert sum("too many" in m for m in messages) == 490
 
 
 # ---- the access_token of /v1 calls ----------------------------------------------------------------

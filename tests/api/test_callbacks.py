@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.harness import LIVE_SERVER_SETTINGS, DatabaseFactory, LiveServer, ServerFactory, Tenant, start_server
 from cloudrec.db.models import App, CallbackEvent
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, SegmentInfo, Started, Stats
+from cloudrec.secretbox import SecretBox, new_key
 
 FAST_RETRIES: dict[str, Any] = {
     "callback_retry_first_s": 0.1,
@@ -174,7 +175,10 @@ def test_secret_is_returned_once_and_empty_url_clears(tenant: Tenant) -> None:
     assert cleared["url"] == "" and cleared.get("secret") is None
     with tenant.server.ctx.sessions() as s:
         app = s.get(App, tenant.app_id)
-        assert app is not None and app.callback_url == "" and app.callback_secret == rotated["secret"]
+        assert app is not None and app.callback_url == ""
+        stored = app.callback_secret
+    assert stored != rotated["secret"]  # sealed at rest
+    assert tenant.server.settings.secret_box.open("callback", tenant.app_id, stored) == rotated["secret"]
 
 
 def test_callback_needs_access_token_and_own_app(live_server: LiveServer, tenant: Tenant) -> None:
@@ -283,6 +287,25 @@ def test_no_events_without_callback_url(cb_server: LiveServer, cb_tenant: Tenant
     assert outbox_rows(cb_server, cb_tenant.app_id) == []
     time.sleep(0.5)
     assert receiver.all() == []
+
+
+def test_a_secret_sealed_with_another_key_sends_nothing(
+    cb_server: LiveServer, cb_tenant: Tenant, receiver: Receiver
+) -> None:
+    """A callback secret this server's key cannot open (a database moved without its key): the event
+    waits in the outbox with the reason, nothing is sent unsigned or badly signed."""
+    set_callback(cb_tenant, receiver.url)
+    foreign = SecretBox(new_key()).seal("callback", cb_tenant.app_id, "whsec_elsewhere")
+    with cb_server.ctx.sessions.begin() as s:
+        s.execute(update(App).where(App.app_id == cb_tenant.app_id).values(callback_secret=foreign))
+    cb_server.host.sink.handle(new_task(cb_tenant), Failed("x"))
+    wait_for(
+        lambda: any("does not open" in r.last_error for r in outbox_rows(cb_server, cb_tenant.app_id)),
+        msg="the reason kept",
+    )
+    assert receiver.all() == []
+    set_callback(cb_tenant, "")  # the event is dropped: no retries left behind for the next tests
+    wait_for(lambda: all(r.state == 2 for r in outbox_rows(cb_server, cb_tenant.app_id)), msg="dropped")
 
 
 # ---- retries --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from cloudrec.api.schemas import (
     UnpublishRequest,
 )
 from cloudrec.api.security import Verified
+from cloudrec.api.throttle import AuthThrottle
 from cloudrec.api.times import zone
 from cloudrec.context import AppContext
 
@@ -84,6 +85,9 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.request_slots = new_request_slots(ctx)
     app.state.verified = Verified(ctx.clock)
+    app.state.auth_throttle = AuthThrottle(
+        ctx.clock, ctx.settings.auth_max_failures, ctx.settings.auth_failure_window_s
+    )
     errors.install(app)
     app.add_middleware(RequestLog)
     for module in (access, record, files, groups, download, callbacks):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cloudrec.callbacks.signing import new_secret
 from cloudrec.db.models import App
 from cloudrec.errors import ParamError
+from cloudrec.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,11 @@ def check_url(url: str) -> str:
     return url
 
 
-def set_callback(session: Session, app_id: str, url: str, rotate_secret: bool = False) -> CallbackSetting:
+def set_callback(
+    session: Session, box: SecretBox, app_id: str, url: str, rotate_secret: bool = False
+) -> CallbackSetting:
     """Set (or clear, with "") the app's callback URL; a secret is generated the first time a URL is set
-    (or when asked to rotate it) and returned only then. The caller commits."""
+    (or when asked to rotate it), stored sealed by `box`, and returned only then. The caller commits."""
     url = check_url(url)
     app = session.get(App, app_id)
     if app is None:
@@ -54,6 +57,6 @@ def set_callback(session: Session, app_id: str, url: str, rotate_secret: bool = 
     secret = None
     if url and (rotate_secret or not app.callback_secret):
         secret = new_secret()
-        app.callback_secret = secret
+        app.callback_secret = box.seal("callback", app_id, secret)
     log.info("app %s: callbacks %s%s", app_id, "on" if url else "off", ", new secret" if secret else "")
     return CallbackSetting(url=url, secret=secret)

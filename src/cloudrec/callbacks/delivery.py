@@ -16,6 +16,7 @@ from cloudrec import __version__
 from cloudrec.callbacks import outbox
 from cloudrec.callbacks.signing import signature
 from cloudrec.db.models import App
+from cloudrec.secretbox import SecretBox, SecretBoxError
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,12 @@ class CallbackDelivery:
         self,
         sessions: sessionmaker[Session],
         policy: RetryPolicy,
+        box: SecretBox,
         timeout_s: float = 10.0,
         poll_s: float = 5.0,
     ) -> None:
         self.sessions = sessions
+        self.box = box  # opens the apps' sealed callback secrets
         self.policy = policy
         self.poll_s = poll_s
         self._client = httpx.Client(
@@ -116,7 +119,13 @@ class CallbackDelivery:
                     outbox.given_up(s, row.id, row.attempts, "the app has no callback URL any more")
                 log.info("event %s dropped: app %s has no callback URL any more", row.event_id, row.app_id)
                 continue
-            error = self._send(row.event_id, row.type, row.body, url, secret)
+            try:
+                error = self._send(
+                    row.event_id, row.type, row.body, url, self.box.open("callback", row.app_id, secret)
+                )
+            except SecretBoxError as exc:  # retried: the operator may restore the right key
+                log.error("event %s not sent: %s", row.event_id, exc)
+                error = str(exc)
             attempts = row.attempts + 1
             with self.sessions.begin() as s:
                 if error is None:

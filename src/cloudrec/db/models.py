@@ -16,8 +16,9 @@ class Developer(Base):
     __tablename__ = "developers"
 
     dev_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # The secret signs the developer's tokens (HMAC), so it must be kept readable; never logged.
-    secret: Mapped[str] = mapped_column(String(128))
+    # The secret signs the developer's tokens (HMAC, or the vendor's AES), so it must be kept readable:
+    # it is stored sealed (`Settings.secret_box`, kind "developer"), never in the clear; never logged.
+    secret: Mapped[str] = mapped_column(String(512))
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[float] = mapped_column(Float)
 
@@ -30,9 +31,9 @@ class App(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[float] = mapped_column(Float)
     # Webhooks (cloudrec extension): empty URL = no callbacks. The secret signs them (HMAC), so it must
-    # be kept readable; never logged.
+    # be kept readable: stored sealed (`Settings.secret_box`, kind "callback"), "" for none; never logged.
     callback_url: Mapped[str] = mapped_column(Text, default="")
-    callback_secret: Mapped[str] = mapped_column(String(128), default="")
+    callback_secret: Mapped[str] = mapped_column(String(512), default="")
 
 
 class AccessToken(Base):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,32 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# The SQLite file holds the (sealed) secrets and every task: its owner only. SQLite gives its -wal and
+# -shm files the mode of the database file.
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite database file of `url` readable by its owner only (before SQLite creates it with
+    the umask's mode), and make an existing one of ours so; nothing for other databases."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if str(path).startswith("file:"):
+        return  # a URI filename: the operator's own arrangement
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = file.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            log.warning("%s was open to other users (mode %o): made private (600)", file, st.st_mode & 0o777)
+            file.chmod(PRIVATE_FILE_MODE)
+
+
 def pool_size(url: str) -> PoolSize:
     return SQLITE_POOL if normalise_url(url).startswith("sqlite") else POSTGRES_POOL
 
@@ -50,6 +81,7 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     pool = pool_size(url)
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import APIKeyHeader
 
 from cloudrec.api.deps import CtxDep, SessionDep
 from cloudrec.api.schemas import AccessTokenReply, AccessTokenResult, ErrorReply
-from cloudrec.api.security import developer_credentials, issue_access_token
+from cloudrec.api.security import TokenRules, developer_credentials, issue_access_token
+from cloudrec.api.throttle import AuthThrottle
+from cloudrec.errors import AuthenticationError
 
 router = APIRouter(tags=["access"])
 
 developer_token_header = APIKeyHeader(
     name="Authorization",
     scheme_name="DeveloperToken",
-    description="<dev_id>.<token>, the token made by the TokenGenerator",
+    description="<dev_id>.<token>: the token of the TokenGenerator (cloudrec's, or the vendor's `001...`)",
     auto_error=False,
 )
 
 
 @router.get("/access/token", response_model=AccessTokenReply | ErrorReply)
 def access_token(
+    request: Request,
     ctx: CtxDep,
     session: SessionDep,
     authorization: Annotated[str | None, Depends(developer_token_header)],
@@ -31,7 +34,29 @@ def access_token(
         str | None, Query(description="the developer's token (when no Authorization header)")
     ] = None,
 ) -> AccessTokenReply:
-    """Bad or expired token → 6050030028."""
-    dev, tok = developer_credentials(authorization, dev_id, token)
-    issued = issue_access_token(session, ctx.clock, ctx.settings.access_token_ttl_s, dev, tok)
+    """Bad or expired token → 6050030028; so is every attempt of a dev_id or client address with too many
+    failed attempts in the last minute (`CLOUDREC_AUTH_MAX_FAILURES`)."""
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    address = request.client.host if request.client else ""
+    try:
+        dev, tok = developer_credentials(authorization, dev_id, token)
+    except AuthenticationError:  # malformed credentials count as a failed attempt too
+        throttle.check(dev_id or "", address)
+        throttle.failed(dev_id or "", address)
+        raise
+    throttle.check(dev, address)
+    settings = ctx.settings
+    try:
+        issued = issue_access_token(
+            session,
+            ctx.clock,
+            settings.access_token_ttl_s,
+            dev,
+            tok,
+            settings.secret_box,
+            TokenRules.of(settings),
+        )
+    except AuthenticationError:
+        throttle.failed(dev, address)
+        raise
     return AccessTokenReply(result=AccessTokenResult(timeout=issued.ttl_s, access_token=issued.access_token))

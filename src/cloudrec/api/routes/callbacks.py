@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from cloudrec.api.deps import SessionDep, owned_body
+from cloudrec.api.deps import CtxDep, SessionDep, owned_body
 from cloudrec.api.openapi import request_body
 from cloudrec.api.schemas import CallbackReply, CallbackRequest, ErrorReply
 from cloudrec.callbacks.apps import set_callback
@@ -19,8 +19,8 @@ CallbackBody = Annotated[CallbackRequest, Depends(owned_body(CallbackRequest))]
 @router.post(
     "/callback", response_model=CallbackReply | ErrorReply, openapi_extra=request_body(CallbackRequest)
 )
-def callback(body: CallbackBody, session: SessionDep) -> CallbackReply:
+def callback(body: CallbackBody, ctx: CtxDep, session: SessionDep) -> CallbackReply:
     """Set, change or clear ("") the callback URL; the secret is returned once, when it is made."""
-    setting = set_callback(session, body.app_id, body.url, body.rotate_secret)
+    setting = set_callback(session, ctx.settings.secret_box, body.app_id, body.url, body.rotate_secret)
     session.commit()
     return CallbackReply(app_id=body.app_id, url=setting.url, secret=setting.secret)
