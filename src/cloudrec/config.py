@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     port: int = Field(28000, ge=1, le=65535, description="listen port")
     public_url: str = Field("", description="base URL of download links; default http://<host>:<port>")
     timezone: str = Field("UTC", description="time zone of times in replies")
+    compat: str = Field(
+        "default", description="compatibility profile: default, or hst (the vendor's limits and codes)"
+    )
 
     token_ttl_s: int = Field(86400, ge=1, description="default lifetime of developer tokens (TokenGenerator)")
     access_token_ttl_s: int = Field(86400, ge=1, description="lifetime of access_tokens")
