@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="stream URL schemes accepted by group/stream/publish",
     )
     max_recordings: int = Field(4, ge=0, description="concurrent recordings this host carries")
+    max_recordings_per_developer: int = Field(
+        0, ge=0, description="fair share: concurrent recordings of one developer's apps (0: no limit)"
+    )
+    max_recordings_per_app: int = Field(
+        0, ge=0, description="fair share: concurrent recordings of one app (0: no limit)"
+    )
     min_free_disk_mb: int = Field(512, ge=0, description="init refuses (6050030008) below this free space")
     time_unit_s: float = Field(
         60.0, gt=0, description="seconds in a 'minute' of file_duration; tests make it short"
