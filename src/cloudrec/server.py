@@ -18,6 +18,7 @@ from cloudrec.context import AppContext
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import File, Task
 from cloudrec.db.session import make_engine, make_sessionmaker, request_slots
+from cloudrec.egress import webhook_policy
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
@@ -64,7 +65,11 @@ def make_delivery(settings: Settings, sessions: sessionmaker[Session]) -> Callba
         give_up_s=settings.callback_retry_s,
     )
     return CallbackDelivery(
-        sessions, policy, timeout_s=settings.callback_timeout_s, poll_s=settings.callback_poll_s
+        sessions,
+        policy,
+        timeout_s=settings.callback_timeout_s,
+        poll_s=settings.callback_poll_s,
+        egress=webhook_policy(settings),
     )
 
 

@@ -41,7 +41,12 @@ from cloudrec.server import build_app
 from cloudrec.tasks.naming import new_record_id
 
 # Room for every recording the API tests leave running; the capacity tests lower it themselves.
-LIVE_SERVER_SETTINGS: dict[str, Any] = {"max_recordings": 64, "min_free_disk_mb": 1}
+# Their webhook receivers listen on loopback, which the default egress policy refuses for webhooks.
+LIVE_SERVER_SETTINGS: dict[str, Any] = {
+    "max_recordings": 64,
+    "min_free_disk_mb": 1,
+    "egress_webhook_allow_networks": ["127.0.0.0/8"],
+}
 
 RECORD_ID = re.compile(r"\d{14}_[0-9a-f]{16}")
 

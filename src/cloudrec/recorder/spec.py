@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from cloudrec.egress import EgressPolicy
+
 
 class MediaType(IntEnum):
     """Media types of the contract (`media_type`)."""
@@ -133,6 +135,7 @@ class TaskSpec:
     audio_bitrate: int = 128_000
     open_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 5.0
+    egress: EgressPolicy | None = None  # where its sources may connect (None: the default stream policy)
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
