@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloudrec import logsafe
 from cloudrec.callbacks.delivery import CallbackDelivery, RetryPolicy
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock, SystemClock
@@ -131,6 +132,7 @@ def recover_orphans(ctx: AppContext, sink: DbProgressSink) -> None:
 def build_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     from cloudrec.api.app import create_app
 
+    logsafe.install()  # every logger of the process, uvicorn's and httpx's included: escaped, redacted
     ctx = build_context(settings, clock)
 
     @asynccontextmanager

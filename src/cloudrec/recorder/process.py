@@ -7,6 +7,7 @@ import os
 import signal
 from multiprocessing.connection import Connection
 
+from cloudrec import logsafe
 from cloudrec.egress import install_stream_policy
 from cloudrec.recorder.spec import Command, Failed, Finish, Progress, SegmentInfo, TaskSpec
 
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def _configure_logging(record_id: str) -> None:
+    logsafe.install()  # values escaped, URLs without credentials or queries
     level = os.environ.get("CLOUDREC_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
         level=level, format=f"%(asctime)s %(levelname)s [rec {record_id}] %(name)s: %(message)s", force=True
