@@ -23,6 +23,7 @@ from cloudrec.egress import webhook_policy
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
+from cloudrec.schemes import usable_schemes
 from cloudrec.storage.base import Storage
 from cloudrec.storage.local import LocalStorage
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     """Everything the API needs, built the way production runs it (migrations applied)."""
     settings.prepare()
+    settings.allowed_url_schemes = usable_schemes(settings.allowed_url_schemes)  # srt only with libsrt
     clock = clock or SystemClock()
     upgrade(settings.db_url)
     sessions = make_sessionmaker(make_engine(settings.db_url))
