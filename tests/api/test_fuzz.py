@@ -127,6 +127,7 @@ def test_limits_never_break_the_contract(fuzz_server: LiveServer) -> None:
     def fuzz(data: st.DataObject) -> None:
         kind = data.draw(st.sampled_from(["layout", "seq", "digits", "record_list", "range", "url"]))
         c = tenant.client
+        body: dict[str, Any]
         if kind == "layout":
             nv, na = data.draw(st.integers(0, 40)), data.draw(st.integers(0, 40))
             video = [{"user_id": f"u{i}", "media_id": 0, "media_type": 2} for i in range(nv)]
