@@ -76,7 +76,7 @@ def test_range_errors_are_416_with_content_range_and_json(tenant: Tenant, value:
     record_id = tenant.finished()
     tenant.add_segments(record_id, 1, size=5000)
     url = _links(tenant, record_id)["data_list"][0]["url"]
-    r = httpx.get(url, headers={"Range": value.encode("utf-8")})
+    r = httpx.get(url, headers={b"Range": value.encode("utf-8")})
     assert r.status_code == 416, (r.status_code, r.text)
     assert r.headers["content-range"] == "bytes */5000"
     reply = contract_json(r)
