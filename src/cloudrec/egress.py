@@ -22,14 +22,17 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Ports of schemes that have one, for a URL without an explicit port.
 DEFAULT_PORTS = {"http": 80, "https": 443, "rtmp": 1935, "rtmps": 443, "rtmpt": 80, "rtsp": 554, "rtsps": 322}
 
-# Refused for every kind unless the operator allows them explicitly: link-local (cloud metadata services
-# live at 169.254.169.254 and fd00:ec2::254 is not link-local but fe80::/10 is), "this host" (0.0.0.0
-# connects to the local machine), multicast, broadcast and the reserved ranges.
+# Refused for every kind unless the operator allows them explicitly: link-local (where cloud metadata
+# services answer: 169.254.169.254 on AWS, GCP, Azure), the metadata addresses outside link-local (AWS's
+# IPv6 fd00:ec2::254, Alibaba's 100.100.100.200), "this host" (0.0.0.0 connects to the local machine),
+# multicast, broadcast and the reserved ranges.
 _ALWAYS_REFUSED = tuple(
     ipaddress.ip_network(n)
     for n in (
         "169.254.0.0/16",
         "fe80::/10",
+        "fd00:ec2::254/128",
+        "100.100.100.200/32",
         "0.0.0.0/8",
         "::/128",
         "224.0.0.0/4",
@@ -111,7 +114,10 @@ def decide(policy: EgressPolicy, address: IPAddress, port: int, host: str = "") 
     if (host and _host_matches(host, policy.allow_hosts)) or any(address in n for n in policy.allow_networks):
         return None
     if any(address in n for n in _ALWAYS_REFUSED):
-        return f"address {address} (link-local, unspecified, multicast, reserved) is refused for {kind} URLs"
+        return (
+            f"address {address} (link-local, cloud metadata, unspecified, multicast or reserved) "
+            f"is refused for {kind} URLs"
+        )
     if policy.public_only and not address.is_global:
         return (
             f"address {address} is not a public address: {kind} URLs reach public addresses only, "

@@ -99,6 +99,8 @@ def test_stream_url_to_the_servers_own_port_is_refused(tenant: Tenant, live_serv
         "http://0.0.0.0:1935/",
         "http://[::]/x",
         "http://224.0.0.1/x",
+        "http://[fd00:ec2::254]/latest/meta-data/",  # AWS metadata over IPv6: not link-local
+        "http://100.100.100.200/latest/meta-data/",  # Alibaba Cloud's metadata service
     ],
 )
 def test_link_local_and_unspecified_stream_urls_are_refused(tenant: Tenant, url: str) -> None:
