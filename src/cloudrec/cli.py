@@ -21,6 +21,7 @@ from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import App, Developer
 from cloudrec.db.session import make_engine, make_sessionmaker
+from cloudrec.egress import webhook_policy
 from cloudrec.errors import CloudrecError
 from cloudrec.vendortoken import KEY_BYTES, generate_vendor_token, secret_key
 
@@ -194,7 +195,9 @@ def app_callback(
     settings = _settings()
     try:
         with _sessions(settings).begin() as s:
-            setting = set_callback(s, settings.secret_box, app_id, url, rotate_secret)
+            setting = set_callback(
+                s, settings.secret_box, app_id, url, rotate_secret, webhook_policy(settings)
+            )
     except CloudrecError as exc:
         typer.echo(exc.msg, err=True)
         raise typer.Exit(1) from None

@@ -18,6 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cloudrec.egress import parse_networks
 from cloudrec.secretbox import SecretBox, box_for, new_key
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     port: int = Field(28000, ge=1, le=65535, description="listen port")
     public_url: str = Field("", description="base URL of download links; default http://<host>:<port>")
     timezone: str = Field("UTC", description="time zone of times in replies")
+    compat: str = Field(
+        "default", description="compatibility profile: default, or hst (the vendor's limits and codes)"
+    )
 
     token_ttl_s: int = Field(
         86400,
@@ -76,6 +80,44 @@ class Settings(BaseSettings):
         description="stream URL schemes accepted by group/stream/publish",
     )
     max_recordings: int = Field(4, ge=0, description="concurrent recordings this host carries")
+    # Egress policy (cloudrec.egress): where stream and webhook URLs may point. Lists: comma-separated
+    # or a JSON array; networks "10.0.0.0/8" or addresses; hosts "media.example.com" or ".example.com".
+    egress_stream_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="stream URLs: networks allowed although built-in rules refuse them"
+    )
+    egress_stream_deny_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="stream URLs: networks refused (e.g. 10.0.0.0/8)"
+    )
+    egress_stream_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="stream URLs: host names allowed whatever they resolve to"
+    )
+    egress_stream_deny_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="stream URLs: host names refused"
+    )
+    egress_stream_deny_ports: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="stream URLs: ports refused (e.g. 22,6379)"
+    )
+    egress_webhook_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="webhook URLs: internal networks allowed (default: public only)"
+    )
+    egress_webhook_deny_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="webhook URLs: networks refused"
+    )
+    egress_webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="webhook URLs: internal host names allowed"
+    )
+    egress_webhook_deny_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="webhook URLs: host names refused"
+    )
+    egress_webhook_deny_ports: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="webhook URLs: ports refused"
+    )
+    max_recordings_per_developer: int = Field(
+        0, ge=0, description="fair share: concurrent recordings of one developer's apps (0: no limit)"
+    )
+    max_recordings_per_app: int = Field(
+        0, ge=0, description="fair share: concurrent recordings of one app (0: no limit)"
+    )
     min_free_disk_mb: int = Field(512, ge=0, description="init refuses (6050030008) below this free space")
     time_unit_s: float = Field(
         60.0, gt=0, description="seconds in a 'minute' of file_duration; tests make it short"
@@ -136,6 +178,41 @@ class Settings(BaseSettings):
             value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
         if isinstance(value, list):
             return [str(s).strip().lower() for s in value if str(s).strip()]
+        return value
+
+    @field_validator(
+        "egress_stream_allow_networks",
+        "egress_stream_deny_networks",
+        "egress_stream_allow_hosts",
+        "egress_stream_deny_hosts",
+        "egress_stream_deny_ports",
+        "egress_webhook_allow_networks",
+        "egress_webhook_deny_networks",
+        "egress_webhook_allow_hosts",
+        "egress_webhook_deny_hosts",
+        "egress_webhook_deny_ports",
+        mode="before",
+    )
+    @classmethod
+    def _split_egress_lists(cls, value: Any) -> Any:
+        """Like the schemes: a comma-separated string or a JSON array; host names lower case."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            return [
+                s.strip().lower().rstrip(".") if isinstance(s, str) else s for s in value if str(s).strip()
+            ]
+        return value
+
+    @field_validator(
+        "egress_stream_allow_networks",
+        "egress_stream_deny_networks",
+        "egress_webhook_allow_networks",
+        "egress_webhook_deny_networks",
+    )
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # a bad entry fails at start-up
         return value
 
     @classmethod

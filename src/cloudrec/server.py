@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloudrec import logsafe
 from cloudrec.callbacks.delivery import CallbackDelivery, RetryPolicy
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock, SystemClock
@@ -18,9 +19,11 @@ from cloudrec.context import AppContext
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import File, Task
 from cloudrec.db.session import make_engine, make_sessionmaker, request_slots
+from cloudrec.egress import webhook_policy
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
+from cloudrec.schemes import usable_schemes
 from cloudrec.storage.base import Storage
 from cloudrec.storage.local import LocalStorage
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     """Everything the API needs, built the way production runs it (migrations applied)."""
     settings.prepare()
+    settings.allowed_url_schemes = usable_schemes(settings.allowed_url_schemes)  # srt only with libsrt
     clock = clock or SystemClock()
     upgrade(settings.db_url, secret_box=settings.secret_box)
     sessions = make_sessionmaker(make_engine(settings.db_url))
@@ -69,6 +73,7 @@ def make_delivery(settings: Settings, sessions: sessionmaker[Session]) -> Callba
         settings.secret_box,
         timeout_s=settings.callback_timeout_s,
         poll_s=settings.callback_poll_s,
+        egress=webhook_policy(settings),
     )
 
 
@@ -130,6 +135,7 @@ def recover_orphans(ctx: AppContext, sink: DbProgressSink) -> None:
 def build_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     from cloudrec.api.app import create_app
 
+    logsafe.install()  # every logger of the process, uvicorn's and httpx's included: escaped, redacted
     ctx = build_context(settings, clock)
 
     @asynccontextmanager

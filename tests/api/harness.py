@@ -42,8 +42,14 @@ from cloudrec.tasks.naming import new_record_id
 
 # Room for every recording the API tests leave running; the capacity tests lower it themselves.
 # Its clock stands still, so the refusals of every test would add up to a lockout of 127.0.0.1: the
-# brute-force limit is tested on servers of its own.
-LIVE_SERVER_SETTINGS: dict[str, Any] = {"max_recordings": 64, "min_free_disk_mb": 1, "auth_max_failures": 0}
+# brute-force limit is tested on servers of its own. Their webhook receivers listen on loopback, which
+# the default egress policy refuses for webhooks.
+LIVE_SERVER_SETTINGS: dict[str, Any] = {
+    "max_recordings": 64,
+    "min_free_disk_mb": 1,
+    "auth_max_failures": 0,
+    "egress_webhook_allow_networks": ["127.0.0.0/8"],
+}
 
 RECORD_ID = re.compile(r"\d{14}_[0-9a-f]{16}")
 

@@ -56,6 +56,53 @@ def test_range_requests(tenant: Tenant) -> None:
     assert httpx.head(url).headers["accept-ranges"] == "bytes"
 
 
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("bytes=10-5", "ends before it starts"),
+        ("bytes=5000-", "not satisfiable"),
+        ("bytes=9999-10000", "not satisfiable"),
+        ("bytes=-0", "not satisfiable"),
+        ("bytes=abc", "malformed"),
+        ("bytes=١-٢", "malformed"),  # ASCII digits only
+        ("bytes=1_0-20", "malformed"),
+        ("bytes=", "no range"),
+        ("bytes 0-10", "bytes=<first>-<last>"),
+        ("bytes=" + ",".join(["0-1"] * 101), "more than 100"),
+    ],
+)
+def test_range_errors_are_416_with_content_range_and_json(tenant: Tenant, value: str, why: str) -> None:
+    """Issue 16 #11: these answered text/plain 400 or an empty 416."""
+    record_id = tenant.finished()
+    tenant.add_segments(record_id, 1, size=5000)
+    url = _links(tenant, record_id)["data_list"][0]["url"]
+    r = httpx.get(url, headers={b"Range": value.encode("utf-8")})
+    assert r.status_code == 416, (r.status_code, r.text)
+    assert r.headers["content-range"] == "bytes */5000"
+    reply = contract_json(r)
+    assert reply["code"] == 6050030003 and "Range" in reply["msg"] and why in reply["msg"], reply
+
+
+def test_range_edges(tenant: Tenant) -> None:
+    record_id = tenant.finished()
+    (data,) = tenant.add_segments(record_id, 1, size=5000)
+    url = _links(tenant, record_id)["data_list"][0]["url"]
+    # an unknown unit is ignored (RFC 9110 14.2): the whole file
+    r = httpx.get(url, headers={"Range": "items=0-10"})
+    assert r.status_code == 200 and r.content == data
+    # one satisfiable range among unsatisfiable ones is served
+    r = httpx.get(url, headers={"Range": "bytes=9000-9100, 0-9"})
+    assert r.status_code == 206 and r.content == data[:10]
+    # a last position beyond the end is cut to the end; a suffix longer than the file is the file
+    r = httpx.get(url, headers={"Range": "bytes=4990-99999"})
+    assert r.status_code == 206 and r.content == data[4990:]
+    r = httpx.get(url, headers={"Range": "bytes=-99999"})
+    assert r.status_code == 206 and r.content == data
+    # HEAD answers the same status and headers
+    r = httpx.head(url, headers={"Range": "bytes=10-5"})
+    assert r.status_code == 416 and r.headers["content-range"] == "bytes */5000"
+
+
 def test_fifty_files_a_page(tenant: Tenant) -> None:
     record_id = tenant.finished()
     tenant.add_segments(record_id, 51, size=10)

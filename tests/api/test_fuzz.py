@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -12,7 +14,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from api.harness import LiveServer, ServerFactory
+from api.harness import LiveServer, ServerFactory, contract_json
 
 # One request per example: about 40 s on 2 cores.
 EXAMPLES = 800
@@ -92,3 +94,95 @@ def test_no_request_breaks_the_contract(fuzz_server: LiveServer) -> None:
     reached = {code for _, _, code in seen}
     assert 0 in reached and 6050030003 in reached, reached
     assert {path for _, path, _ in seen} >= {"/v1/record/init", "/v1/record/file", "/v1/group/stream/publish"}
+
+
+# ---- the limits of issue 16, at and around their edges ---------------------------------------------
+
+DIGITS = "0123456789" + "٠١٢٣٤٥٦٧٨٩" + "०१२३" + "０１２３"  # ASCII, Arabic-Indic, Devanagari, fullwidth
+HOSTS = [
+    "127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "[::1]", "[::ffff:127.0.0.1]",
+    "localhost", "LOCALHOST.", "0.0.0.0", "0", "[::]", "169.254.169.254", "[fe80::1%25eth0]",
+    "[::ffff:a9fe:a9fe]", "2852039166", "10.0.0.1", "media.localhost", "xn--bcher-kva.localhost", "[1:2",
+]  # fmt: skip
+# spellings of the fuzz server's own listen address (127.0.0.1): with its port, refused
+OWN = {"127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "[::ffff:127.0.0.1]", "localhost",
+       "LOCALHOST.", "media.localhost", "xn--bcher-kva.localhost"}  # fmt: skip
+NEVER = {"0.0.0.0", "0", "[::]", "169.254.169.254", "[fe80::1%25eth0]", "[::ffff:a9fe:a9fe]", "2852039166",
+         "[1:2"}  # fmt: skip
+
+
+def test_limits_never_break_the_contract(fuzz_server: LiveServer) -> None:
+    fuzz_server.finish_recordings()  # the schema fuzzing's tasks: this test needs the server's 2 slots
+    deadline = time.monotonic() + 30
+    while fuzz_server.host.free_slots() < 2:
+        assert time.monotonic() < deadline, "the recorders of the schema fuzzing did not end"
+        time.sleep(0.1)
+    tenant = fuzz_server.tenant()
+    record_id = tenant.start_manual()
+    done = tenant.finished()
+    tenant.add_segments(done, 1, size=1000)
+    download = tenant.get("/v1/record/file/download/url", record_id=done)["data_list"][0]["url"]
+    own_port = fuzz_server.settings.port
+
+    def check(r: httpx.Response) -> dict[str, Any]:
+        assert r.status_code < 500, (r.status_code, r.text[:300])
+        return contract_json(r)
+
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def fuzz(data: st.DataObject) -> None:
+        kind = data.draw(st.sampled_from(["layout", "seq", "digits", "record_list", "range", "url"]))
+        c = tenant.client
+        body: dict[str, Any]
+        if kind == "layout":
+            nv, na = data.draw(st.integers(0, 40)), data.draw(st.integers(0, 40))
+            video = [{"user_id": f"u{i}", "media_id": 0, "media_type": 2} for i in range(nv)]
+            audio = [{"user_id": f"u{i}", "media_id": 1} for i in range(na)]
+            body = {"app_id": tenant.app_id, "record_id": record_id, "video_list": video, "audio_list": audio}
+            reply = check(c.post("/v1/record/set/layout", json=body))
+            assert reply["code"] == (0 if nv <= 25 and na <= 25 else 6050030003), (nv, na, reply)
+        elif kind == "seq":
+            n = data.draw(st.integers(240, 270))
+            body = {"app_id": tenant.app_id, "record_id": record_id, "seq": "s" * n}
+            reply = check(c.post("/v1/record/set/layout", json=body))
+            assert reply["code"] == (0 if n <= 256 else 6050030003), (n, reply)
+        elif kind == "digits":
+            text = data.draw(st.text(alphabet=DIGITS, min_size=1, max_size=5))
+            tile = {"user_id": "u", "media_id": 0, "media_type": 2, "x": text}
+            body = {"app_id": tenant.app_id, "record_id": record_id, "video_list": [tile]}
+            reply = check(c.post("/v1/record/set/layout", json=body))
+            ok = text.isascii() and int(text) <= 1920
+            assert reply["code"] == (0 if ok else 6050030003), (text, reply)
+            if not text.isascii():
+                assert "video_list[0].x" in reply["msg"], reply
+        elif kind == "record_list":
+            value = data.draw(st.text(alphabet='[]{}",a ', max_size=300)) + "[" * data.draw(
+                st.integers(0, 3000)
+            )
+            form = data.draw(st.booleans())
+            if form:
+                r = c.post("/v1/record/file", data={"app_id": tenant.app_id, "record_list": value})
+            else:
+                r = c.post("/v1/record/file", json={"app_id": tenant.app_id, "record_list": value})
+            assert check(r)["code"] in (0, 6050030003)
+        elif kind == "range":
+            value = data.draw(st.text(alphabet="bytes=0123456789-, ", max_size=40)).strip() or "x"
+            r = httpx.get(download, headers={"Range": value})
+            assert r.status_code in (200, 206, 416), (value, r.status_code)
+            if r.status_code == 416:
+                assert r.headers["content-range"] == "bytes */1000"
+                assert contract_json(r)["code"] == 6050030003
+        else:
+            host = data.draw(st.sampled_from(HOSTS))
+            port = data.draw(st.sampled_from(["", f":{own_port}", ":1935", ":0", ":99999"]))
+            url = f"http://{host}{port}/live/a.flv"
+            body = {"app_id": tenant.app_id, "group_id": "g", "user_id": "u", "media_type": 2,
+                    "media_id": "0", "url": url}  # fmt: skip
+            reply = check(c.post("/v1/group/stream/publish", json=body))
+            refused = host in NEVER or port == ":99999" or (host in OWN and port == f":{own_port}")
+            assert reply["code"] == (6050030003 if refused else 0), (url, reply)
+            # not one of them is a public address: every one is refused as a webhook URL
+            hook = check(c.post("/v1/app/callback", json={"app_id": tenant.app_id, "url": url}))
+            assert hook["code"] == 6050030003, (url, hook)
+
+    fuzz()

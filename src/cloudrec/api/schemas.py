@@ -23,7 +23,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-_INT_TEXT = re.compile(r"[+-]?\d+")
+from cloudrec.limits import (
+    MAX_AUDIO_ENTRIES,
+    MAX_CAPTIONS,
+    MAX_SEQ_CHARS,
+    MAX_TIME_TEXT_CHARS,
+    MAX_VIDEO_TILES,
+)
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() would take "١٠٠" (Arabic-Indic) as 100
 _MAX_DIGITS = 30  # longer numeric strings are out of every range; don't spend time converting them
 INT32_MAX = 2**31 - 1
 
@@ -94,7 +102,7 @@ GroupId = Annotated[str, Field(min_length=1, max_length=200, description="the gr
 RecordId = Annotated[
     str, Field(min_length=1, max_length=64, description="the task, as init answered it"), CleanText
 ]
-Seq = Annotated[str, Field(description="echoed back unchanged"), CleanText]
+Seq = Annotated[str, Field(max_length=MAX_SEQ_CHARS, description="echoed back unchanged"), CleanText]
 CropMode = Annotated[
     int,
     Field(ge=1, le=3, description="1 stretch, 2 keep aspect and fill (crop), 3 keep aspect and fit (pad)"),
@@ -198,12 +206,19 @@ class LayoutRequest(ContractModel):
     app_id: AppId
     record_id: RecordId
     seq: Seq = ""
-    audio_list: list[AudioItem] = Field(default_factory=list, description="audio streams mixed")
-    video_list: list[VideoItem] = Field(default_factory=list, description="tiles, drawn in list order")
+    audio_list: list[AudioItem] = Field(
+        default_factory=list,
+        max_length=MAX_AUDIO_ENTRIES,
+        description="audio streams mixed (at most 25; 10 in the hst profile)",
+    )
+    video_list: list[VideoItem] = Field(
+        default_factory=list,
+        max_length=MAX_VIDEO_TILES,
+        description="tiles, drawn in list order (at most 25; 16 in the hst profile)",
+    )
 
 
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
-MAX_CAPTIONS = 32
 
 
 def _color(value: str) -> str:
@@ -236,14 +251,26 @@ class SubtitleRequest(ContractModel):
     ]
 
 
+MAX_RECORD_LIST = 1000
+# A JSON array string of MAX_RECORD_LIST record_ids (64 characters, quoted, comma, space) is shorter.
+_MAX_RECORD_LIST_TEXT = MAX_RECORD_LIST * (64 + 4) + 2
+
+
 def _record_list(value: Any) -> Any:
-    """Form bodies send record_list repeated or as a JSON array string; one plain string is one id."""
+    """Form bodies send record_list repeated or as a JSON array string; one plain string is one id.
+
+    The string is a flat array of strings: anything nested (50,000 `[` made the parser recurse until
+    RecursionError) or longer than the longest valid array is refused before it is parsed."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
+            if len(text) > _MAX_RECORD_LIST_TEXT or text.count("[") > 1 or "{" in text:
+                raise PydanticCustomError(
+                    "json_array", "must be a flat JSON array of at most {n} record_id", {"n": MAX_RECORD_LIST}
+                )
             try:
                 return json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise PydanticCustomError("json_array", "must be an array of record_id") from None
         return [value]
     return value
@@ -254,7 +281,7 @@ class DeleteRequest(ContractModel):
         Literal[1, 2], BeforeValidator(_to_int), Field(description="1 files and task records, 2 files only")
     ] = 2
     app_id: AppId
-    record_list: Annotated[list[RecordId], BeforeValidator(_record_list), Field(max_length=1000)]
+    record_list: Annotated[list[RecordId], BeforeValidator(_record_list), Field(max_length=MAX_RECORD_LIST)]
 
 
 class PublishRequest(ContractModel):
@@ -300,13 +327,21 @@ class TaskListQuery(QueryModel):
     start_time: (
         Annotated[
             str,
-            Field(description="tasks started at or after: YYYY-MM-DD HH:MM:SS, ISO 8601 or Unix s"),
+            Field(
+                max_length=MAX_TIME_TEXT_CHARS,
+                description="tasks started at or after: YYYY-MM-DD HH:MM:SS, ISO 8601 or Unix s",
+            ),
             CleanText,
         ]
         | None
     ) = None
     stop_time: (
-        Annotated[str, Field(description="tasks stopped at or before (same forms)"), CleanText] | None
+        Annotated[
+            str,
+            Field(max_length=MAX_TIME_TEXT_CHARS, description="tasks stopped at or before (same forms)"),
+            CleanText,
+        ]
+        | None
     ) = None
     page: Page = 1
     page_size: Annotated[int, Field(ge=1, le=500), ToInt] = 50

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from cloudrec.errors import ParamError
 
-_UNIX = re.compile(r"[+-]?\d{1,15}(\.\d+)?")
+_UNIX = re.compile(r"[+-]?[0-9]{1,15}(\.[0-9]+)?")  # ASCII digits: float() takes those of other scripts too
 
 
 @lru_cache(maxsize=16)
@@ -28,6 +28,8 @@ def format_time(ts: float | None, tz: ZoneInfo) -> str | None:
 def parse_time(value: str, tz: ZoneInfo, field: str) -> float:
     """Unix seconds of `value`: Unix seconds, or a date-time (naive ones are in `tz`)."""
     text = value.strip()
+    if not text.isascii():  # digits of other scripts would be read as numbers
+        raise ParamError(f"{field} must be a time written in ASCII characters, got {value[:40]!r}")
     if _UNIX.fullmatch(text):
         return float(text)
     try:

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from cloudrec.callbacks.signing import new_secret
 from cloudrec.db.models import App
+from cloudrec.egress import EgressPolicy, EgressRefused
+from cloudrec.egress import check_url as check_egress
 from cloudrec.errors import ParamError
 from cloudrec.secretbox import SecretBox
 
@@ -45,11 +47,22 @@ def check_url(url: str) -> str:
 
 
 def set_callback(
-    session: Session, box: SecretBox, app_id: str, url: str, rotate_secret: bool = False
+    session: Session,
+    box: SecretBox,
+    app_id: str,
+    url: str,
+    rotate_secret: bool = False,
+    policy: EgressPolicy | None = None,
 ) -> CallbackSetting:
     """Set (or clear, with "") the app's callback URL; a secret is generated the first time a URL is set
-    (or when asked to rotate it), stored sealed by `box`, and returned only then. The caller commits."""
+    (or when asked to rotate it), stored sealed by `box`, and returned only then. The URL must pass the
+    webhook egress `policy` (the delivery checks it again on every connection). The caller commits."""
     url = check_url(url)
+    if url and policy is not None:
+        try:
+            check_egress(url, policy)
+        except EgressRefused as exc:
+            raise ParamError(f"url refused: {exc}") from None
     app = session.get(App, app_id)
     if app is None:
         raise ParamError(f"app_id {app_id!r} does not exist")

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloudrec import __version__
 from cloudrec.callbacks import outbox
 from cloudrec.callbacks.signing import signature
+from cloudrec.callbacks.transport import CheckedTransport
 from cloudrec.db.models import App
+from cloudrec.egress import EgressPolicy
 from cloudrec.secretbox import SecretBox, SecretBoxError
 
 log = logging.getLogger(__name__)
@@ -53,13 +55,18 @@ class CallbackDelivery:
         box: SecretBox,
         timeout_s: float = 10.0,
         poll_s: float = 5.0,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.sessions = sessions
         self.box = box  # opens the apps' sealed callback secrets
         self.policy = policy
         self.poll_s = poll_s
         self._client = httpx.Client(
-            timeout=timeout_s, follow_redirects=False, headers={"User-Agent": f"cloudrec/{__version__}"}
+            timeout=timeout_s,
+            follow_redirects=False,
+            headers={"User-Agent": f"cloudrec/{__version__}"},
+            # every connection goes where the egress policy allows, on the address it checked
+            transport=CheckedTransport(egress) if egress is not None else None,
         )
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cloudrec import egress
 from cloudrec.context import AppContext
 from cloudrec.db.models import GroupMember, GroupStream
 from cloudrec.errors import ParamError
@@ -77,6 +78,10 @@ class GroupRegistry:
     ) -> None:
         """Announce (or move) one stream; the user's first publish fixes their place in the group."""
         check_url(url, self.ctx.settings.allowed_url_schemes)
+        try:
+            egress.check_url(url, egress.stream_policy(self.ctx.settings))
+        except egress.EgressRefused as exc:
+            raise ParamError(f"url refused: {exc}") from None
         with process_locks.hold(("group", app_id, group_id)):
             for attempt in (1, 2):
                 try:

@@ -16,6 +16,7 @@ from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.video.frame import VideoFrame
 
+from cloudrec.egress import check_stream
 from cloudrec.media.mixer import SAMPLE_RATE, JitterBuffer, Samples
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ class Source:
         while not self._stop.is_set():
             self._delivered = False
             try:
+                check_stream(self.url)  # the egress policy, on the addresses the name resolves to now
                 container = av.open(
                     self.url, "r", options=OPEN_OPTIONS, timeout=(self._open_timeout, self._read_timeout)
                 )

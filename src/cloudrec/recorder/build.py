@@ -8,6 +8,7 @@ from typing import Any
 
 from cloudrec.config import Settings
 from cloudrec.db.models import GroupStream, Task
+from cloudrec.egress import stream_policy
 from cloudrec.recorder.spec import (
     AudioRef,
     AutoSpec,
@@ -110,4 +111,5 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         audio_bitrate=settings.audio_bitrate,
         open_timeout_seconds=settings.source_open_timeout_s,
         read_timeout_seconds=settings.source_read_timeout_s,
+        egress=stream_policy(settings),
     )

@@ -7,12 +7,15 @@ import os
 import signal
 from multiprocessing.connection import Connection
 
+from cloudrec import logsafe
+from cloudrec.egress import install_stream_policy
 from cloudrec.recorder.spec import Command, Failed, Finish, Progress, SegmentInfo, TaskSpec
 
 log = logging.getLogger(__name__)
 
 
 def _configure_logging(record_id: str) -> None:
+    logsafe.install()  # values escaped, URLs without credentials or queries
     level = os.environ.get("CLOUDREC_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
         level=level, format=f"%(asctime)s %(levelname)s [rec {record_id}] %(name)s: %(message)s", force=True
@@ -22,6 +25,7 @@ def _configure_logging(record_id: str) -> None:
 def record(spec: TaskSpec, conn: Connection) -> None:
     """Record `spec`, reading commands from and sending progress to `conn` until the task ends."""
     _configure_logging(spec.record_id)
+    install_stream_policy(spec.egress)  # what media.source checks before it opens a URL
     # The server handles Ctrl-C and tells us to finish; don't die half-way through a segment.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from cloudrec.media.pipeline import run_recording  # the only place that pulls in `av`

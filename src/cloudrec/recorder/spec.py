@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from cloudrec.egress import EgressPolicy
+
 
 class MediaType(IntEnum):
     """Media types of the contract (`media_type`)."""
@@ -136,6 +138,7 @@ class TaskSpec:
     # Unix time of the request that starts the timeline (init of an automatic task); None: a manual
     # task, whose timeline starts at its first SetLayout, or a test that starts it at once.
     start_at: float | None = None
+    egress: EgressPolicy | None = None  # where its sources may connect (None: the default stream policy)
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------

@@ -42,6 +42,7 @@ from cloudrec.recorder.spec import (
 )
 from cloudrec.tasks.locks import process_locks
 from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_file_name
+from cloudrec.tasks.quota import fair_share
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class TaskService:
         if len(file_name.encode()) > MAX_FILE_NAME_BYTES:
             raise ParamError(f"file_name is too long: at most {MAX_FILE_NAME_BYTES} bytes of UTF-8")
         auto_lock = process_locks.hold(("auto", app_id, opts.group_id)) if opts.auto else nullcontext()
-        with auto_lock:
+        with fair_share(self.session, self.ctx.settings, app_id), auto_lock:
             if opts.auto is not None:
                 self._check_no_auto_task(app_id, opts.group_id)
             self._check_disk()

@@ -10,6 +10,7 @@ from cloudrec.api.deps import CtxDep, SessionDep, owned_body
 from cloudrec.api.openapi import request_body
 from cloudrec.api.schemas import CallbackReply, CallbackRequest, ErrorReply
 from cloudrec.callbacks.apps import set_callback
+from cloudrec.egress import webhook_policy
 
 router = APIRouter(prefix="/v1/app", tags=["callbacks"])
 
@@ -21,6 +22,9 @@ CallbackBody = Annotated[CallbackRequest, Depends(owned_body(CallbackRequest))]
 )
 def callback(body: CallbackBody, ctx: CtxDep, session: SessionDep) -> CallbackReply:
     """Set, change or clear ("") the callback URL; the secret is returned once, when it is made."""
-    setting = set_callback(session, ctx.settings.secret_box, body.app_id, body.url, body.rotate_secret)
+    policy = webhook_policy(ctx.settings)
+    setting = set_callback(
+        session, ctx.settings.secret_box, body.app_id, body.url, body.rotate_secret, policy
+    )
     session.commit()
     return CallbackReply(app_id=body.app_id, url=setting.url, secret=setting.secret)

@@ -6,10 +6,11 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from cloudrec.api.deps import CtxDep
 from cloudrec.api.errors import error_response
+from cloudrec.api.ranges import CheckedRangeFileResponse
 from cloudrec.api.schemas import ErrorReply
 from cloudrec.errors import Code
 from cloudrec.storage.local import LocalStorage
@@ -29,6 +30,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     206: {"description": "the requested byte range", "content": {m: _BINARY for m in _MEDIA_TYPES.values()}},
     403: {"model": ErrorReply, "description": "the link is tampered with or expired"},
     404: {"model": ErrorReply, "description": "no such file"},
+    416: {
+        "model": ErrorReply,
+        "description": "a malformed or unsatisfiable Range (with Content-Range: bytes */<size>)",
+    },
 }
 
 
@@ -60,4 +65,6 @@ def download(
     if not path.is_file():
         return error_response(Code.FILE_READ, "file not found (deleted?)", 404)
     media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    return FileResponse(path, media_type=media_type, filename=path.name, content_disposition_type="inline")
+    return CheckedRangeFileResponse(
+        path, media_type=media_type, filename=path.name, content_disposition_type="inline"
+    )

@@ -23,6 +23,8 @@ router = APIRouter(prefix="/v1/record", tags=["files"])
 
 async def _form_fields(request: Request) -> dict[str, Any]:
     """Form fields by name; `record_list` (or `record_list[]`) keeps every value it was given."""
+    # The form parser reads the body again from the request's cache: bounded like a JSON body.
+    request._body = await read_body(request)
     try:
         form = await request.form()
     except StarletteHTTPException as exc:

@@ -24,6 +24,7 @@ from cloudrec.api.schemas import (
     TaskListReply,
 )
 from cloudrec.api.times import format_time, parse_time, zone
+from cloudrec.limits import check_count, layout_limits
 from cloudrec.recorder.spec import AudioRef, AutoSpec, Caption, CropMode, Layout, MediaType, VideoTile
 from cloudrec.tasks.listing import TaskFilter, list_tasks
 from cloudrec.tasks.service import TaskOptions, TaskService
@@ -92,6 +93,9 @@ def init(body: InitBody, ctx: CtxDep, session: SessionDep) -> InitReply:
 )
 def set_layout(body: LayoutBody, ctx: CtxDep, session: SessionDep) -> LayoutReply:
     """Replace the whole layout. Errors: 6050030035 (auto task), 6050030033 (suspended), 6050030001."""
+    limits = layout_limits(ctx.settings.compat)
+    check_count("video_list", len(body.video_list), limits.video, ctx.settings.compat)
+    check_count("audio_list", len(body.audio_list), limits.audio, ctx.settings.compat)
     TaskService(ctx, session).set_layout(body.app_id, body.record_id, _layout(body))
     return LayoutReply(seq=body.seq, record_id=body.record_id)
 
@@ -101,6 +105,8 @@ def set_layout(body: LayoutBody, ctx: CtxDep, session: SessionDep) -> LayoutRepl
 )
 def set_subtitle(body: SubtitleBody, ctx: CtxDep, session: SessionDep) -> LayoutReply:
     """Replace every caption drawn on the canvas ([] clears them). Errors: 6050030033, 6050030001."""
+    limits = layout_limits(ctx.settings.compat)
+    check_count("subtitle_list", len(body.subtitle_list), limits.captions, ctx.settings.compat)
     captions = tuple(
         Caption(content=c.content, color=c.color, x=c.x, y=c.y, size=c.size) for c in body.subtitle_list
     )
