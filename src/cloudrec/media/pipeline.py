@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from av.video.frame import VideoFrame
 
-from cloudrec.media.captions import Overlay, caption_overlays, tile_label_overlays
+from cloudrec.media.captions import Overlay, caption_overlays, has_clock, tile_label_overlays
 from cloudrec.media.clock import Clock, MonotonicClock
 from cloudrec.media.compositor import Compositor, TileDraw
 from cloudrec.media.encoder import even
@@ -65,6 +65,7 @@ class _Recording:
         self.layout = spec.layout
         self.captions = spec.captions
         self.overlays: tuple[Overlay, ...] = ()
+        self.overlay_second = 0  # the wall-clock second the overlays show (a clock caption ticks)
         self.suspended = spec.paused
         self.selection = Selection()
         self.sources: dict[str, Source] = {}
@@ -121,7 +122,8 @@ class _Recording:
             auto = self.spec.auto
             if auto is not None and auto.caption:
                 overlays += tile_label_overlays((t.rect, t.label) for t in self.selection.tiles)
-            overlays += caption_overlays(self.captions)
+            self.overlay_second = int(time.time())
+            overlays += caption_overlays(self.captions, self.overlay_second)
         except Exception:  # a caption that cannot be drawn must not end the recording
             log.exception("captions could not be rendered: none are drawn")
             overlays = []
@@ -282,6 +284,8 @@ class _Recording:
                 log.info("nothing pulled and no command for %.1f s: finishing", now - self.last_activity)
                 return True
             self._periodic(now)
+            if has_clock(self.captions) and int(time.time()) != self.overlay_second:
+                self.update_overlays()
             if self.suspended:
                 self.next_tick = now + self.period
                 continue
