@@ -31,11 +31,14 @@ def _rgb_color(value: Any) -> Any:
     """set-output-overlay's `color`: an RGB integer (0xRRGGBB, numeric strings too) or "#rrggbb"."""
     if isinstance(value, str) and value.strip().startswith("#"):
         return _color(value.strip())
-    number = _to_int(value)
+    try:
+        number = _to_int(value)
+    except PydanticCustomError:
+        number = -1  # not a number: the same answer as one out of range
     if not 0 <= number <= RGB_MAX:
         raise PydanticCustomError(
             "field_error",
-            'color out of range: must be an RGB integer 0..16777215 or "#rrggbb", got {value}',
+            'color must be an RGB integer 0..16777215 or "#rrggbb", got {value}',
             {"value": repr(value)[:40]},
         )
     return f"#{number:06X}"
