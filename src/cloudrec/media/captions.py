@@ -111,15 +111,14 @@ def sprite(content: str, color: str, size: int, opacity: int = 100) -> Sprite:
     a_text = np.pad(fill, pad).astype(np.float64) / 255.0
     a_line = np.pad(outline, pad).astype(np.float64) / 255.0
     alpha = a_text + a_line * (1.0 - a_text)  # text over its outline
+    # below 100 % the whole caption, outline included, lets the picture show through by the same share
     scale = max(0, min(100, opacity)) / 100.0
-    if scale < 1.0:  # the whole caption, outline included, lets the picture show through
-        alpha, a_text, a_line = alpha * scale, a_text * scale, a_line * scale
     text_yuv = rgb_to_yuv(parse_color(color))
     alphas: list[U16Array] = []
     colours: list[U16Array] = []
     for i in range(3):
         premul = a_text * text_yuv[i] + a_line * (1.0 - a_text) * OUTLINE_YUV[i]
-        a, p = alpha, premul
+        a, p = alpha * scale, premul * scale
         if i:  # 4:2:0 chroma: the mean of each 2x2 block
             a = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2).mean(axis=(1, 3))
             p = p.reshape(p.shape[0] // 2, 2, p.shape[1] // 2, 2).mean(axis=(1, 3))
