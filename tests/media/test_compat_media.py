@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from support.captions import caption_mismatch
 
 from cloudrec.layout import auto_select, equal_grid, main_and_subs
 from cloudrec.media.captions import caption_overlays, caption_text, has_clock, rgb_to_yuv, sprite
@@ -135,16 +136,6 @@ def test_clock_text_is_the_time_in_its_zone() -> None:
 CLOCK = Caption("", "#FFFFFF", 10, 70, 32, clock=True)
 
 
-def _mask_error(image: npt.NDArray[np.uint8], text: str) -> float:
-    """Share of the caption area where the decoded picture and `text`'s glyphs disagree (bright = text)."""
-    sp = sprite(text, CLOCK.color, CLOCK.size)
-    x, y = (CLOCK.x + sp.dx) & ~1, (CLOCK.y + sp.dy) & ~1
-    region = image[y : y + sp.height, x : x + sp.width].astype(int)
-    bright = region.min(axis=2) > 160  # white text on blue: only the text has a bright red channel
-    glyph = (sp.colour[0] >> 8) > 160  # the text's own pixels (premultiplied luma), not its dark outline
-    return float((bright != glyph).mean())
-
-
 def test_a_clock_caption_ticks_every_second(server: StreamServer, tmp_path: Path) -> None:
     streams = (StreamInfo("b", MediaType.CAMERA, "0", server.url("blue.flv")),)
     layout = Layout(video=(VideoTile("b", "0", MediaType.CAMERA, 0, 0, 480, 180, CropMode.STRETCH),))
@@ -158,7 +149,7 @@ def test_a_clock_caption_ticks_every_second(server: StreamServer, tmp_path: Path
         wall = started.at + t
         if t < 0.3 or abs(wall - round(wall)) < 0.25:
             continue  # near a second's change the picture may show either second
-        errors = {d: _mask_error(image, caption_text(CLOCK, wall + d)) for d in (-1, 0, 1)}
+        errors = {d: caption_mismatch(image, CLOCK, caption_text(CLOCK, wall + d)) for d in (-1, 0, 1)}
         assert errors[0] < 0.05, (t, errors)
         assert errors[0] < min(errors[-1], errors[1]) / 2, (t, errors)  # this second's time, not another's
         shown.append((t, caption_text(CLOCK, wall)))
