@@ -35,7 +35,8 @@ Self-hosted cloud recording, speaking the HST cloud recording API.
 Get an access_token with `GET /access/token` (header `Authorization: <dev_id>.<token>`), then send it as
 the `Authorization` header of every `/v1` call. Every reply is JSON `{"code": 0, "msg": "OK", ...}`;
 business errors come with HTTP 200 and an error code of the contract (`code`), with `msg` naming the
-offending field. Integers may be sent as numbers or numeric strings.
+offending field. Integers may be sent as numbers or numeric strings. A server in profile `hst`
+(`CLOUDREC_COMPAT=hst`) answers the vendor's 9-digit codes instead (605030xxx for 6050030xxx).
 """
 
 request_log = logging.getLogger("cloudrec.api.requests")
