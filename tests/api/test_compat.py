@@ -10,8 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.harness import LiveServer, Tenant, contract_json
+from api.harness import LiveServer, ServerFactory, Tenant, contract_json
 from cloudrec.db.models import File, Task
+from cloudrec.recorder.build import build_spec
 from cloudrec.recorder.spec import Caption, Layout, MediaType, SetCaptions, SetLayout, VideoTile
 from cloudrec.storage.local import LocalStorage
 
@@ -272,8 +273,6 @@ def test_overlay_defaults_and_forms(tenant: Tenant, live_server: LiveServer) -> 
         Caption("C", "#FF0000", 0, 0, 30, 100, False, tz),
     )
     # stored: a new recorder of the task (a restart) starts with them
-    from cloudrec.recorder.build import build_spec
-
     assert build_spec(tenant.row(record_id), (), live_server.settings).captions == _last_captions(
         live_server, record_id
     )
@@ -360,7 +359,7 @@ def test_server_address_refusals(live_server: LiveServer, params: dict[str, Any]
     _refused(reply, "appType")
 
 
-def test_cors_grants_the_listed_origins_only(server_factory: Any) -> None:
+def test_cors_grants_the_listed_origins_only(server_factory: ServerFactory) -> None:
     allowed = "https://app.example.com"
     server = server_factory(cors_origins=f"{allowed}, http://127.0.0.1:9")
     tenant = server.tenant()
