@@ -29,7 +29,8 @@ def test_existing_tasks_are_marked_automatic_or_manual(tmp_path: Path) -> None:
             conn.execute(
                 text(
                     "INSERT INTO tasks (record_id, app_id, group_id, seq, file_name, file_type, "
-                    "file_duration, width, height, record_mode, frame_rate, timeout, auto, status, paused, error, host_id, "
+                    "file_duration, width, height, record_mode, frame_rate, timeout, auto, status, "
+                    "paused, error, host_id, "
                     "created_at, media_duration, record_duration, flow_bytes, file_size, files_deleted) "
                     "VALUES (:r, 'a', 'g', '', 'f', 0, 60, 1920, 1080, 0, 30, 600, :auto, 6, 0, '', '', "
                     ":t, 0, 0, 0, 0, 0)"
