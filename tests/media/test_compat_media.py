@@ -131,6 +131,12 @@ def test_clock_text_is_the_time_in_its_zone() -> None:
     assert caption_text(Caption("", clock=True, time_zone="Asia/Shanghai"), at) == "2026-12-03 12:05:06"
     assert caption_text(Caption("text"), at) == "text"
     assert has_clock([Caption("a"), Caption("", clock=True)]) and not has_clock([Caption("a")])
+    # a clock renders a new text every second: never into the sprite cache (it would fill it)
+    before = sprite.cache_info().currsize
+    for second in range(5):
+        (overlay,) = caption_overlays([Caption("", clock=True, size=200)], at + second)
+        assert overlay.sprite.width > 0
+    assert sprite.cache_info().currsize == before
 
 
 CLOCK = Caption("", "#FFFFFF", 10, 70, 32, clock=True)

@@ -163,7 +163,9 @@ def caption_overlays(captions: Iterable[Caption], now: float = 0.0) -> list[Over
     for c in captions:
         text = caption_text(c, now)
         if text.strip() and c.opacity > 0:
-            out.append(Overlay(sprite(text, c.color.upper(), c.size, c.opacity), c.x, c.y))
+            # a clock's text is new every second: rendered uncached, it never crowds the cache out
+            render = sprite.__wrapped__ if c.clock else sprite
+            out.append(Overlay(render(text, c.color.upper(), c.size, c.opacity), c.x, c.y))
     return out
 
 
