@@ -66,3 +66,16 @@ def test_secrets_key_is_generated_once_private_and_checked(tmp_path: Path) -> No
 def test_schemes_as_a_json_array(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDREC_ALLOWED_URL_SCHEMES", '["RTSP", "srt"]')
     assert Settings().allowed_url_schemes == ["rtsp", "srt"]
+
+
+def test_compat_profile_and_cors_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().compat, Settings().cors_origins) == ("default", [])
+    monkeypatch.setenv("CLOUDREC_COMPAT", "hst")
+    monkeypatch.setenv("CLOUDREC_CORS_ORIGINS", "https://a.example.com/, http://127.0.0.1:8080")
+    s = Settings()
+    assert (s.compat, s.cors_origins) == ("hst", ["https://a.example.com", "http://127.0.0.1:8080"])
+    monkeypatch.setenv("CLOUDREC_CORS_ORIGINS", '["https://b.example.com"]')
+    assert Settings().cors_origins == ["https://b.example.com"]
+    monkeypatch.setenv("CLOUDREC_COMPAT", "vendor")
+    with pytest.raises(ValidationError, match="compat"):
+        Settings()

@@ -39,9 +39,6 @@ class Settings(BaseSettings):
     port: int = Field(28000, ge=1, le=65535, description="listen port")
     public_url: str = Field("", description="base URL of download links; default http://<host>:<port>")
     timezone: str = Field("UTC", description="time zone of times in replies")
-    compat: str = Field(
-        "default", description="compatibility profile: default, or hst (the vendor's limits and codes)"
-    )
 
     token_ttl_s: int = Field(
         86400,
@@ -169,6 +166,28 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+
+    compat: Literal["default", "hst"] = Field(
+        "default",
+        description="hst: behave as the vendor's deployed service where it contradicts the seed contract "
+        "(9-digit error codes, status 7 while suspended, one live access_token per developer, at most 16 "
+        "video tiles and 10 audio entries per layout)",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="browser origins allowed to call the API (CORS), e.g. https://app.example.com; "
+        "comma-separated or a JSON array; none by default",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """`https://a,https://b` or a JSON array, from the environment; a list from a file or a caller."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            return [str(s).strip().rstrip("/") for s in value if str(s).strip()]
+        return value
 
     @field_validator("allowed_url_schemes", mode="before")
     @classmethod

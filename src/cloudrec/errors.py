@@ -15,8 +15,11 @@ CloudrecError(code, msg)          -> {"code": code, "msg": msg} with HTTP 200
  ├─ TaskSuspended       6050030033
  ├─ AutoNoLayout        6050030035
  ├─ AutoTaskExists      6050030038
- └─ NotRecording        6050030039
+ ├─ NotRecording        6050030039
+ └─ NotSuspended        6050030003  resume of a task that is not suspended
 ```
+Profile `hst` (`api.errors.profile_code`): 6050030xxx is written 605030xxx; an error with an `hst_code`
+has its own code there (NotSuspended 605030040, AuthenticationError 606000000).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class CloudrecError(Exception):
     """A business error of the contract: answered as `{"code": code, "msg": msg}`."""
 
     code: Code = Code.INTERNAL
+    hst_code: int | None = None  # its code in the vendor's 9-digit family, when not the mapped `code`
 
     def __init__(self, msg: str, code: Code | None = None) -> None:
         super().__init__(msg)
@@ -80,6 +84,7 @@ class TokenTimeout(CloudrecError):
 
 class AuthenticationError(CloudrecError):
     code = Code.AUTHENTICATION
+    hst_code = 606000000  # the vendor's "Authentication failed"
 
 
 class TaskNotFound(CloudrecError):
@@ -112,3 +117,7 @@ class AutoTaskExists(CloudrecError):
 
 class NotRecording(CloudrecError):
     code = Code.CANNOT_SUSPEND
+
+
+class NotSuspended(ParamError):
+    hst_code = 605030040  # the vendor's own code for resuming a task that is not paused

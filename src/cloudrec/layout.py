@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cloudrec.recorder.spec import AutoSpec, CropMode, MediaType, StreamInfo
+from cloudrec.recorder.spec import GROUP_WHITEBOARD_USER, AutoSpec, CropMode, MediaType, StreamInfo
 
 MAX_TILES = 9
 VIDEO_PRIORITY: tuple[MediaType, ...] = (MediaType.SCREEN, MediaType.CAMERA, MediaType.WHITEBOARD)
@@ -199,14 +199,43 @@ def _best_video(streams: Sequence[StreamInfo]) -> StreamInfo | None:
     return min(ranked, key=lambda t: (t[0], t[1], t[2]))[3]
 
 
+def is_group_whiteboard(stream: StreamInfo) -> bool:
+    """The group's whiteboard: published without a user (see `spec.GROUP_WHITEBOARD_USER`)."""
+    return stream.user_id == GROUP_WHITEBOARD_USER and stream.media_type == MediaType.WHITEBOARD
+
+
+def _main_first(chosen: list[StreamInfo], streams: Sequence[StreamInfo], auto: AutoSpec) -> list[StreamInfo]:
+    """`chosen` with the main tile's stream first (main + subs): the main user is `auto.user_id` when that
+    user publishes video, else the first joined user; the group's whiteboard is no user. With
+    `main_media_type` the main user's stream of that type fills the main tile; for the whiteboard, when
+    the user has none of their own, the group's whiteboard does (the user keeps a sub tile)."""
+    users = [i for i, s in enumerate(chosen) if not is_group_whiteboard(s)]
+    if not users:
+        return chosen
+    main_idx = next((i for i in users if chosen[i].user_id == auto.user_id), users[0])
+    wanted = auto.main_media_type
+    if wanted is not None and chosen[main_idx].media_type != wanted:
+        user = chosen[main_idx].user_id
+        own = [s for s in streams if s.user_id == user and s.media_type == wanted]
+        board = next((i for i, s in enumerate(chosen) if is_group_whiteboard(s)), None)
+        if own:
+            chosen[main_idx] = min(own, key=lambda s: s.join_seq)
+        elif wanted == MediaType.WHITEBOARD and board is not None:
+            main_idx = board
+    chosen.insert(0, chosen.pop(main_idx))
+    return chosen
+
+
 def auto_select(
     streams: Sequence[StreamInfo], auto: AutoSpec, canvas_w: int, canvas_h: int
 ) -> list[tuple[StreamInfo, Rect]]:
     """Video streams of an automatic layout with their rects: at most `media_count`, one per user.
 
-    Users come in join order; for main + subs (type 2) the main user is `auto.user_id` when that user
-    publishes video, else the first joined user with video, and it takes the main rect.
+    Users come in join order, the group's whiteboard (with `white_board`) in its place among them as if
+    it were one; for main + subs (type 2) see `_main_first`.
     """
+    if not auto.white_board:
+        streams = [s for s in streams if not is_group_whiteboard(s)]
     order = user_join_order(streams)
     chosen: list[StreamInfo] = []
     for user in order:
@@ -214,8 +243,7 @@ def auto_select(
         if best is not None:
             chosen.append(best)
     if auto.type == 2 and chosen:
-        main_idx = next((i for i, s in enumerate(chosen) if s.user_id == auto.user_id), 0)
-        chosen.insert(0, chosen.pop(main_idx))
+        chosen = _main_first(chosen, streams, auto)
     count = max(1, min(MAX_TILES, auto.media_count))
     chosen = chosen[:count]
     if auto.type == 2:

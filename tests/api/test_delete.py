@@ -126,7 +126,7 @@ def test_running_recording_is_never_touched(tenant: Tenant) -> None:
     ("fields", "field"),
     [
         ({"mode": 0, "record_list": []}, "mode"),
-        ({"mode": 3, "record_list": []}, "mode"),
+        ({"mode": 4, "record_list": []}, "mode"),
         ({"mode": True, "record_list": []}, "mode"),
         ({"mode": "one", "record_list": []}, "mode"),
         ({}, "record_list"),

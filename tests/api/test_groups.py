@@ -125,7 +125,7 @@ def test_allow_list_is_the_operators(
 
 
 @pytest.mark.parametrize(
-    ("media_type", "ok"), [(-1, False), (0, True), (1, True), (2, True), (3, True), (4, False)]
+    ("media_type", "ok"), [(-1, False), (0, True), (1, True), (2, True), (3, True), (4, True), (5, False)]
 )
 def test_media_type_edges(tenant: Tenant, media_type: int, ok: bool) -> None:
     reply = _publish(tenant, "g", "u", media_type)

@@ -94,6 +94,7 @@ def test_openapi_describes_the_contract(live_server: LiveServer) -> None:
         "/v1/record/init",
         "/v1/record/set/layout",
         "/v1/record/set/subtitle",
+        "/v1/record/set-output-overlay",
         "/v1/record/suspend",
         "/v1/record/resume",
         "/v1/record/finish",
@@ -105,6 +106,7 @@ def test_openapi_describes_the_contract(live_server: LiveServer) -> None:
         "/v1/group/stream/list",
         "/v1/app/callback",
         "/download/{key}",
+        "/server/address",
     }
     schemas = spec["components"]["schemas"]
     for path in (

@@ -116,3 +116,16 @@ def test_multipart_upload_is_verified_by_its_etag(
     st.put("app/rec/big.mp4", path, md5)
     body = httpx.get(st.url("app/rec/big.mp4", "big.mp4", 60)).content
     assert hashlib.md5(body).hexdigest() == md5
+
+
+def test_play_url_plays_in_a_browser(moto: MotoServer, tmp_path: Path) -> None:
+    st = storage(moto.endpoint)
+    path, md5 = make_file(tmp_path, "p.mp4")
+    st.put("app/rec/p.mp4", path, md5)
+    download = httpx.get(st.url("app/rec/p.mp4", "p.mp4", 60))
+    assert download.headers["content-disposition"].startswith("attachment")
+    play = httpx.get(st.url("app/rec/p.mp4", "p.mp4", 60, inline=True), headers={"Range": "bytes=0-9"})
+    assert play.status_code == 206 and hashlib.md5(download.content).hexdigest() == md5
+    assert play.headers["content-disposition"] == 'inline; filename="p.mp4"'
+    assert play.headers["content-type"] == "video/mp4"
+    st.delete("app/rec/p.mp4")

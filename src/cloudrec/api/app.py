@@ -6,13 +6,14 @@ import logging
 import time
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudrec import __version__
 from cloudrec.api import errors
 from cloudrec.api.deps import new_request_slots
 from cloudrec.api.openapi import install_openapi
-from cloudrec.api.routes import access, callbacks, download, files, groups, record
+from cloudrec.api.routes import access, callbacks, discovery, download, files, groups, record
 from cloudrec.api.schemas import (
     CallbackRequest,
     DeleteRequest,
@@ -23,6 +24,7 @@ from cloudrec.api.schemas import (
     SubtitleRequest,
     UnpublishRequest,
 )
+from cloudrec.api.schemas_vendor import OverlayRequest
 from cloudrec.api.security import Verified
 from cloudrec.api.throttle import AuthThrottle
 from cloudrec.api.times import zone
@@ -34,15 +36,18 @@ Self-hosted cloud recording, speaking the HST cloud recording API.
 Get an access_token with `GET /access/token` (header `Authorization: <dev_id>.<token>`), then send it as
 the `Authorization` header of every `/v1` call. Every reply is JSON `{"code": 0, "msg": "OK", ...}`;
 business errors come with HTTP 200 and an error code of the contract (`code`), with `msg` naming the
-offending field. Integers may be sent as numbers or numeric strings.
+offending field. Integers may be sent as numbers or numeric strings. A server in profile `hst`
+(`CLOUDREC_COMPAT=hst`) answers the vendor's 9-digit codes instead (605030xxx for 6050030xxx).
 """
 
 request_log = logging.getLogger("cloudrec.api.requests")
+CORS_MAX_AGE_S = 600  # browsers cache a preflight's answer this long (saves a round trip per call)
 
 REQUEST_MODELS = (
     InitRequest,
     LayoutRequest,
     SubtitleRequest,
+    OverlayRequest,
     RecordRequest,
     DeleteRequest,
     PublishRequest,
@@ -89,8 +94,16 @@ def create_app(ctx: AppContext) -> FastAPI:
         ctx.clock, ctx.settings.auth_max_failures, ctx.settings.auth_failure_window_s
     )
     errors.install(app)
+    if ctx.settings.cors_origins:  # browser clients of the listed origins call the API directly
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=ctx.settings.cors_origins,
+            allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=CORS_MAX_AGE_S,
+        )
     app.add_middleware(RequestLog)
-    for module in (access, record, files, groups, download, callbacks):
+    for module in (access, record, files, groups, download, callbacks, discovery):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)
     return app

@@ -92,6 +92,11 @@ def describe_error(err: Any) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type") and not field:
         return "the request must be a JSON object"
     name = field or "the request"
+    if kind == "field_error":  # a check of ours: its message starts with the name of the field it is about
+        msg = str(err.get("msg", ""))
+        parent = loc[:-1] if loc and isinstance(loc[-1], str) and msg.startswith(loc[-1]) else loc
+        prefix = _path(parent)
+        return f"{prefix}.{msg}" if prefix else msg
     if kind == "missing":
         return f"{name} is required"
     if kind == "greater_than_equal":

@@ -109,6 +109,27 @@ CropMode = Annotated[
     ToInt,
 ]
 Page = Annotated[int, Field(ge=1, le=INT32_MAX, description="1-based page number"), ToInt]
+# Whiteboard: 4 in the vendor's numbering, 3 in the seed's; both are read, as one value inside.
+VideoMediaType = Annotated[
+    Literal[0, 2, 3, 4],
+    BeforeValidator(_to_int),
+    Field(description="0 screen share, 2 camera, 4 whiteboard (3: the same whiteboard)"),
+]
+AnyMediaType = Annotated[
+    Literal[0, 1, 2, 3, 4],
+    BeforeValidator(_to_int),
+    Field(description="0 screen share, 1 audio, 2 camera, 4 whiteboard (3: the same whiteboard)"),
+]
+WHITEBOARD_TYPES = (3, 4)
+
+
+def check_user(user_id: str, media_type: int) -> None:
+    """Only the group's whiteboard is published (and placed) without a user."""
+    if not user_id and media_type not in WHITEBOARD_TYPES:
+        raise PydanticCustomError(
+            "field_error",
+            "user_id must not be empty: only a whiteboard (media_type 4) may be without a user",
+        )
 
 
 class ContractModel(BaseModel):
@@ -155,6 +176,24 @@ class AutoRequest(ContractModel):
         BeforeValidator(_to_int),
         Field(description="1: write each tile's user id at its bottom-left corner (cloudrec extension)"),
     ] = 0
+    main_media_type: (
+        Annotated[
+            Literal[0, 2, 3, 4],
+            BeforeValidator(_to_int),
+            Field(
+                description="type 2: the main user's media in the main tile: 0 screen share, 2 camera, "
+                "4 whiteboard (3 the same; the group's whiteboard when the user has none); "
+                "default the priority of media_type"
+            ),
+        ]
+        | None
+    ) = None
+
+
+def _record_mode(value: Any) -> Any:
+    if _to_int(value) == 1:
+        raise PydanticCustomError("field_error", "record_mode 1 (per-stream recording) is not supported yet")
+    return value
 
 
 class InitRequest(ContractModel):
@@ -169,13 +208,24 @@ class InitRequest(ContractModel):
     file_duration: Annotated[int, Field(ge=15, le=300, description="segment length in minutes"), ToInt] = 60
     width: Annotated[int, Field(ge=1, le=1920, description="canvas width"), ToInt] = 1920
     height: Annotated[int, Field(ge=1, le=1080, description="canvas height"), ToInt] = 1080
-    record_mode: Annotated[Literal[0], BeforeValidator(_to_int), Field(description="0 mixed recording")] = 0
+    record_mode: Annotated[
+        Literal[0],
+        BeforeValidator(_to_int),
+        BeforeValidator(_record_mode),
+        Field(description="0 mixed recording"),
+    ] = 0
     frame_rate: Annotated[int, Field(ge=1, le=30), ToInt] = 30
     timeout: Annotated[
         int, Field(ge=5, le=1800, description="seconds without media or command → finish"), ToInt
     ] = 600
     auto: Annotated[AutoRequest | None, Field(description="present (even {}) → automatic recording")] = None
     seq: Seq = ""
+    company_id: Annotated[OptionalId, Field(description="the vendor's company id: kept and listed")] = ""
+    white_board: Annotated[
+        Literal[0, 1],
+        BeforeValidator(_to_int),
+        Field(description="1: automatic layouts include the group's whiteboard (published without a user)"),
+    ] = 0
 
 
 class RecordRequest(ContractModel):
@@ -190,16 +240,19 @@ class AudioItem(ContractModel):
 
 
 class VideoItem(ContractModel):
-    user_id: Id
+    user_id: Annotated[OptionalId, Field(description='"" only for the group\'s whiteboard')]
     media_id: Id
-    media_type: Annotated[
-        Literal[0, 2, 3], BeforeValidator(_to_int), Field(description="0 screen, 2 camera, 3 whiteboard")
-    ]
+    media_type: VideoMediaType
     x: Annotated[int, Field(ge=0, le=1920), ToInt] = 0
     y: Annotated[int, Field(ge=0, le=1080), ToInt] = 0
     w: Annotated[int, Field(ge=1, le=1920), ToInt] = 320
     h: Annotated[int, Field(ge=1, le=1080), ToInt] = 240
     crop_mode: CropMode = 1
+
+    @model_validator(mode="after")
+    def _user(self) -> VideoItem:
+        check_user(self.user_id, self.media_type)
+        return self
 
 
 class LayoutRequest(ContractModel):
@@ -278,33 +331,31 @@ def _record_list(value: Any) -> Any:
 
 class DeleteRequest(ContractModel):
     mode: Annotated[
-        Literal[1, 2], BeforeValidator(_to_int), Field(description="1 files and task records, 2 files only")
+        Literal[1, 2, 3],
+        BeforeValidator(_to_int),
+        Field(description="1 files and task records, 2 files only, 3 task records only (files stay)"),
     ] = 2
     app_id: AppId
     record_list: Annotated[list[RecordId], BeforeValidator(_record_list), Field(max_length=MAX_RECORD_LIST)]
 
 
-class PublishRequest(ContractModel):
-    app_id: AppId
-    group_id: GroupId
-    user_id: Id
-    media_type: Annotated[
-        Literal[0, 1, 2, 3],
-        BeforeValidator(_to_int),
-        Field(description="0 screen, 1 audio, 2 camera, 3 whiteboard"),
-    ]
-    media_id: Id
-    url: Annotated[
-        str, Field(min_length=1, max_length=4096, description="where the stream can be pulled"), CleanText
-    ]
-
-
 class UnpublishRequest(ContractModel):
     app_id: AppId
     group_id: GroupId
-    user_id: Id
-    media_type: Annotated[Literal[0, 1, 2, 3], BeforeValidator(_to_int)]
+    user_id: Annotated[OptionalId, Field(description='"" only for the group\'s whiteboard')]
+    media_type: AnyMediaType
     media_id: Id
+
+    @model_validator(mode="after")
+    def _user(self) -> UnpublishRequest:
+        check_user(self.user_id, self.media_type)
+        return self
+
+
+class PublishRequest(UnpublishRequest):
+    url: Annotated[
+        str, Field(min_length=1, max_length=4096, description="where the stream can be pulled"), CleanText
+    ]
 
 
 class CallbackRequest(ContractModel):
@@ -323,7 +374,14 @@ class TaskListQuery(QueryModel):
     app_id: AppId
     record_id: RecordId | None = None
     group_id: GroupId | None = None
-    status: Annotated[Literal[-1, 1, 2, 3, 4, 5, 6], BeforeValidator(_to_int)] | None = None
+    status: (
+        Annotated[
+            Literal[-1, 0, 1, 2, 3, 4, 5, 6, 7],
+            BeforeValidator(_to_int),
+            Field(description="one status; 0 every task (no filter), 7 the suspended tasks"),
+        ]
+        | None
+    ) = None
     start_time: (
         Annotated[
             str,
@@ -412,10 +470,17 @@ class TaskItem(BaseModel):
     start_time: str | None = Field(description="YYYY-MM-DD HH:MM:SS; null before the recording started")
     stop_time: str | None = Field(description="YYYY-MM-DD HH:MM:SS; null until finished")
     status: int = Field(
-        description="1 init, 2 recording, 3 queued, 4 encoding, 5 uploading, 6 done, -1 error"
+        description="1 init, 2 recording (profile hst: 7 while suspended), 3 queued, 4 encoding, "
+        "5 uploading, 6 done, -1 error"
     )
     file_size: int = Field(description="bytes of all segment files")
     paused: bool
+    file_name: str = Field(description="the files' name without extension and index")
+    company_id: str = Field(description="as init was given it")
+    record_time: int = Field(description="seconds recorded so far, pauses excluded")
+    width: int = Field(description="canvas width")
+    height: int = Field(description="canvas height")
+    auto: int = Field(description="1 automatic recording, 0 manual")
 
 
 class TaskListReply(OkReply):
@@ -428,6 +493,7 @@ class FileItem(BaseModel):
     md5: str = Field(description="hex md5 of the whole file")
     file_name: str = Field(description="with extension, e.g. class1_0001.mp4")
     extent: str = Field(description='JSON: {"index","size","duration","start_time"}')
+    play_url: str = Field(description="signed, expiring; plays in a browser (served inline, with Range)")
 
 
 class FileUrlReply(OkReply):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -74,6 +74,9 @@ class Task(Base):
     auto: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     captions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)  # set/subtitle
+    company_id: Mapped[str] = mapped_column(String(200), default="", server_default="")  # vendor field
+    # Whether `auto` is set, as a plain column: task/list shows it without reading the JSON.
+    is_auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     status: Mapped[int] = mapped_column(Integer, default=1)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -7,7 +7,9 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -97,8 +99,9 @@ class Sprite:
 
 
 @functools.lru_cache(maxsize=256)
-def sprite(content: str, color: str, size: int) -> Sprite:
-    """`content` in `color` with a thin dark outline, rendered once (cached by content, colour, size)."""
+def sprite(content: str, color: str, size: int, opacity: int = 100) -> Sprite:
+    """`content` in `color` with a thin dark outline, `opacity` percent opaque (100: fully), rendered once
+    (cached by content, colour, size and opacity)."""
     fill, outline, dx, dy = text_masks(content, size)
     # even origin and size: pad by up to one pixel on each side
     left, top = dx & 1, dy & 1
@@ -108,12 +111,14 @@ def sprite(content: str, color: str, size: int) -> Sprite:
     a_text = np.pad(fill, pad).astype(np.float64) / 255.0
     a_line = np.pad(outline, pad).astype(np.float64) / 255.0
     alpha = a_text + a_line * (1.0 - a_text)  # text over its outline
+    # below 100 % the whole caption, outline included, lets the picture show through by the same share
+    scale = max(0, min(100, opacity)) / 100.0
     text_yuv = rgb_to_yuv(parse_color(color))
     alphas: list[U16Array] = []
     colours: list[U16Array] = []
     for i in range(3):
         premul = a_text * text_yuv[i] + a_line * (1.0 - a_text) * OUTLINE_YUV[i]
-        a, p = alpha, premul
+        a, p = alpha * scale, premul * scale
         if i:  # 4:2:0 chroma: the mean of each 2x2 block
             a = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2).mean(axis=(1, 3))
             p = p.reshape(p.shape[0] // 2, 2, p.shape[1] // 2, 2).mean(axis=(1, 3))
@@ -137,10 +142,31 @@ class Overlay:
     limit: Rect | None = None
 
 
-def caption_overlays(captions: Iterable[Caption]) -> list[Overlay]:
-    return [
-        Overlay(sprite(c.content, c.color.upper(), c.size), c.x, c.y) for c in captions if c.content.strip()
-    ]
+CLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"  # the time format of the API's replies
+
+
+def caption_text(caption: Caption, now: float) -> str:
+    """What `caption` shows at Unix time `now`: its content, or for a clock the time in its zone."""
+    if not caption.clock:
+        return caption.content
+    return datetime.fromtimestamp(int(now), ZoneInfo(caption.time_zone)).strftime(CLOCK_FORMAT)
+
+
+def has_clock(captions: Iterable[Caption]) -> bool:
+    """Whether a caption shows the time (its overlay is then rendered again every second)."""
+    return any(c.clock for c in captions)
+
+
+def caption_overlays(captions: Iterable[Caption], now: float = 0.0) -> list[Overlay]:
+    """The captions' overlays; clock captions show the time of `now` (Unix seconds)."""
+    out = []
+    for c in captions:
+        text = caption_text(c, now)
+        if text.strip() and c.opacity > 0:
+            # a clock's text is new every second: rendered uncached, it never crowds the cache out
+            render = sprite.__wrapped__ if c.clock else sprite
+            out.append(Overlay(render(text, c.color.upper(), c.size, c.opacity), c.x, c.y))
+    return out
 
 
 def label_size(tile: Rect) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from av.video.frame import VideoFrame
 
-from cloudrec.media.captions import Overlay, caption_overlays, tile_label_overlays
+from cloudrec.media.captions import Overlay, caption_overlays, has_clock, tile_label_overlays
 from cloudrec.media.clock import Clock, MonotonicClock
 from cloudrec.media.compositor import Compositor, TileDraw
 from cloudrec.media.encoder import even
@@ -73,6 +73,7 @@ class _Recording:
         self.layout = spec.layout
         self.captions = spec.captions
         self.overlays: tuple[Overlay, ...] = ()
+        self.overlay_second = 0  # the wall-clock second the overlays show (a clock caption ticks)
         self.selection = Selection()
         self.sources: dict[str, Source] = {}
         self.flow_closed = 0
@@ -112,6 +113,10 @@ class _Recording:
         self.running = True
         self.base, self.base_tick = at, self.tick
         self.hold_until = at + START_HOLD_SECONDS
+
+    def unix_time(self, at: float) -> float:
+        """The Unix time of the clock time `at`."""
+        return time.time() - (self.clock.now() - at)
 
     def tick_time(self, tick: int) -> float:
         return self.base + (tick - self.base_tick) * self.period
@@ -176,8 +181,9 @@ class _Recording:
             wanted[s.url] = (video or (not is_audio and not self.audio_only), audio or is_audio)
         return wanted
 
-    def update_overlays(self) -> None:
-        """Prepare the captions and the auto layout's user ids (rendered once, blended every frame)."""
+    def update_overlays(self, at: float | None = None) -> None:
+        """Prepare the captions and the auto layout's user ids (rendered once, blended every frame);
+        a clock caption shows the second of the clock time `at` (None: now)."""
         if self.audio_only:
             return
         try:
@@ -185,7 +191,8 @@ class _Recording:
             auto = self.spec.auto
             if auto is not None and auto.caption:
                 overlays += tile_label_overlays((t.rect, t.label) for t in self.selection.tiles)
-            overlays += caption_overlays(self.captions)
+            self.overlay_second = int(self.unix_time(self.clock.now() if at is None else at))
+            overlays += caption_overlays(self.captions, self.overlay_second)
         except Exception:  # a caption that cannot be drawn must not end the recording
             log.exception("captions could not be rendered: none are drawn")
             overlays = []
@@ -285,6 +292,8 @@ class _Recording:
         assert self.segmenter is not None
         at = self.tick_time(self.tick)
         self._apply_changes(at)
+        if has_clock(self.captions) and int(self.unix_time(at)) != self.overlay_second:
+            self.update_overlays(at)  # a clock caption shows the second of the tick it is drawn on
         for opened in self.sources.values():
             opened.keep_from = at
         n = tick_samples(self.tick + 1, self.fps) - tick_samples(self.tick, self.fps)

@@ -55,7 +55,7 @@ def select(
     if auto is not None:
         if not audio_only:
             tiles = tuple(
-                TilePlan(rect, auto.crop_mode, s.user_id, s.url)
+                TilePlan(rect, auto.crop_mode, s.user_id or s.media_id, s.url)
                 for s, rect in auto_select(streams, auto, canvas_w, canvas_h)
             )
         return Selection(tiles, _dedupe([s.url for s in auto_audio(streams)]))
@@ -67,7 +67,12 @@ def select(
         for t in layout.video:
             stream = by_key.get((t.user_id, t.media_id, t.media_type))
             plans.append(
-                TilePlan(Rect(t.x, t.y, t.w, t.h), t.crop_mode, t.user_id, stream.url if stream else None)
+                TilePlan(
+                    Rect(t.x, t.y, t.w, t.h),
+                    t.crop_mode,
+                    t.user_id or t.media_id,  # the group's whiteboard has no user: its media id
+                    stream.url if stream else None,
+                )
             )
         tiles = tuple(plans)
     audio: list[str] = []

@@ -47,6 +47,7 @@ def layout_from_json(data: dict[str, Any]) -> Layout:
 
 def auto_from_json(data: dict[str, Any]) -> AutoSpec:
     user_id = data.get("user_id")
+    main = data.get("main_media_type")
     return AutoSpec(
         type=int(data.get("type", 1)),
         user_id=None if user_id in (None, "") else str(user_id),
@@ -54,6 +55,8 @@ def auto_from_json(data: dict[str, Any]) -> AutoSpec:
         media_count=int(data.get("media_count", 9)),
         crop_mode=CropMode(int(data.get("crop_mode", 2))),
         caption=bool(data.get("caption", False)),
+        white_board=bool(data.get("white_board", False)),
+        main_media_type=None if main is None else MediaType(int(main)),
     )
 
 
@@ -65,6 +68,9 @@ def captions_from_json(data: list[dict[str, Any]]) -> tuple[Caption, ...]:
             x=int(c["x"]),
             y=int(c["y"]),
             size=int(c.get("size", 24)),
+            opacity=int(c.get("opacity", 100)),
+            clock=bool(c.get("clock", False)),
+            time_zone=str(c.get("time_zone", "UTC")),
         )
         for c in data
     )

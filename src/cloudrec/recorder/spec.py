@@ -9,12 +9,21 @@ from cloudrec.egress import EgressPolicy
 
 
 class MediaType(IntEnum):
-    """Media types of the contract (`media_type`)."""
+    """Media types of the contract (`media_type`); the vendor's whiteboard number 4 is read as 3."""
 
     SCREEN = 0
     AUDIO = 1
     CAMERA = 2
     WHITEBOARD = 3
+
+    @classmethod
+    def _missing_(cls, value: object) -> MediaType | None:
+        # The vendor's deployed service numbers the whiteboard 4; the seed contract 3. One value inside.
+        return cls.WHITEBOARD if value == VENDOR_WHITEBOARD else None
+
+
+VENDOR_WHITEBOARD = 4  # `media_type` of the whiteboard in the vendor's numbering (alias of 3)
+GROUP_WHITEBOARD_USER = ""  # `user_id` of a group's whiteboard, published without a user
 
 
 class FileType(IntEnum):
@@ -96,17 +105,25 @@ class AutoSpec:
     media_count: int = 9
     crop_mode: CropMode = CropMode.FILL
     caption: bool = False  # write each tile's user id at its bottom-left corner
+    white_board: bool = False  # include the group's whiteboard (published without a user) as a tile
+    main_media_type: MediaType | None = (
+        None  # type 2: the main user's media in the main tile (None: priority)
+    )
 
 
 @dataclass(frozen=True)
 class Caption:
-    """A text drawn on the canvas (set/subtitle): top-left corner at (x, y), `size` pixels high."""
+    """A text drawn on the canvas (set/subtitle, set-output-overlay): top-left corner at (x, y), `size`
+    pixels high; a `clock` caption shows the current time instead of `content`, ticking each second."""
 
     content: str
     color: str = "#FFFFFF"  # "#RRGGBB"
     x: int = 0
     y: int = 0
     size: int = 24
+    opacity: int = 100  # percent: 100 opaque ... 0 invisible (set-output-overlay's `transparency`)
+    clock: bool = False  # show "YYYY-MM-DD HH:MM:SS" of the wall clock in `time_zone`
+    time_zone: str = "UTC"  # IANA name; the server's configured time zone
 
 
 @dataclass(frozen=True)

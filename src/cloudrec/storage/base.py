@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+# The media type of a recorded file by its extension (what a browser needs to play it).
+MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg"}
+
 
 class Storage(Protocol):
     def put(self, key: str, path: Path, md5: str) -> None:
@@ -13,8 +16,9 @@ class Storage(Protocol):
         The local file may be removed by the backend after confirmation."""
         ...
 
-    def url(self, key: str, filename: str, ttl_s: int) -> str:
-        """A URL a plain HTTP client can GET (with Range) until `ttl_s` seconds from now."""
+    def url(self, key: str, filename: str, ttl_s: int, *, inline: bool = False) -> str:
+        """A URL a plain HTTP client can GET (with Range) until `ttl_s` seconds from now; `inline`: one a
+        browser plays (the file's media type, `Content-Disposition: inline`)."""
         ...
 
     def delete(self, key: str) -> None:

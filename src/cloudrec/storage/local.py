@@ -40,7 +40,8 @@ class LocalStorage:
         os.replace(tmp, dest)
         path.unlink(missing_ok=True)
 
-    def url(self, key: str, filename: str, ttl_s: int) -> str:
+    def url(self, key: str, filename: str, ttl_s: int, *, inline: bool = False) -> str:
+        # /download serves every file inline with its media type: the one link downloads and plays
         expires = int(self.clock.time()) + ttl_s
         sig = sign(key, expires, self.secret)
         return f"{self.base_url}/download/{quote(key)}?expires={expires}&sig={sig}"

@@ -12,6 +12,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cloudrec.storage.base import MEDIA_TYPES
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -95,12 +97,16 @@ class S3Storage:
             )
         path.unlink(missing_ok=True)
 
-    def url(self, key: str, filename: str, ttl_s: int) -> str:
+    def url(self, key: str, filename: str, ttl_s: int, *, inline: bool = False) -> str:
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self.object_key(key),
-            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentDisposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
         }
+        if inline:  # whatever type the object was stored with, a browser needs this one to play it
+            params["ResponseContentType"] = MEDIA_TYPES.get(
+                Path(filename).suffix.lower(), "application/octet-stream"
+            )
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_s)
 
     def delete(self, key: str) -> None:

@@ -1,4 +1,5 @@
-"""Deleting the files (mode 2) or the files and records (mode 1) of finished tasks, all or nothing."""
+"""Deleting the files (mode 2), the files and records (mode 1) or the records alone (mode 3, the files
+stay in storage) of finished tasks, all or nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 DELETE_FILES_AND_RECORDS = 1
 DELETE_FILES = 2
+DELETE_RECORDS = 3  # the vendor's mode: the task records go, the stored files stay where they are
 
 
 def delete_records(ctx: AppContext, session: Session, app_id: str, record_ids: list[str], mode: int) -> int:
@@ -34,6 +36,11 @@ def delete_records(ctx: AppContext, session: Session, app_id: str, record_ids: l
         names = ", ".join(f"{t.record_id} (status {t.status})" for t in busy)
         raise ParamError(f"record_list: task {names} is not finished yet; nothing was deleted")
     for task in tasks:
+        if mode == DELETE_RECORDS:
+            session.execute(delete(File).where(File.task_id == task.id))
+            session.delete(task)
+            log.info("task %s: record deleted, its files kept", task.record_id)
+            continue
         for f in session.scalars(select(File).where(File.task_id == task.id)).all():
             ctx.storage.delete(f.storage_key)
             if f.local_path:  # a copy still waiting for its upload

@@ -27,6 +27,7 @@ class TaskFilter:
     record_id: str | None = None
     group_id: str | None = None
     status: int | None = None
+    paused: bool | None = None  # only tasks (not) suspended
     started_from: float | None = None  # tasks whose recording started at or after (Unix seconds)
     stopped_until: float | None = None  # tasks stopped at or before (Unix seconds)
 
@@ -43,6 +44,12 @@ class TaskSummary:
     status: int
     file_size: int
     paused: bool
+    file_name: str
+    company_id: str
+    media_duration: float  # seconds recorded, pauses excluded
+    width: int
+    height: int
+    is_auto: bool
 
 
 SUMMARY_COLUMNS = (
@@ -54,6 +61,12 @@ SUMMARY_COLUMNS = (
     Task.status,
     Task.file_size,
     Task.paused,
+    Task.file_name,
+    Task.company_id,
+    Task.media_duration,
+    Task.width,
+    Task.height,
+    Task.is_auto,
 )
 
 
@@ -68,6 +81,8 @@ def list_tasks(
         conds.append(Task.group_id == flt.group_id)
     if flt.status is not None:
         conds.append(Task.status == flt.status)
+    if flt.paused is not None:
+        conds.append(Task.paused.is_(flt.paused))
     if flt.started_from is not None:
         conds.append(Task.start_time >= flt.started_from)
     if flt.stopped_until is not None:
@@ -80,13 +95,14 @@ def list_tasks(
         select(Task.id).where(*conds).order_by(*newest_first).offset((page - 1) * page_size).limit(page_size)
     )
     rows = session.execute(select(*SUMMARY_COLUMNS).where(Task.id.in_(ids)).order_by(*newest_first)).all()
-    return total, [TaskSummary(*row) for row in rows]
+    return total, [TaskSummary(**row._asdict()) for row in rows]
 
 
 @dataclass(frozen=True)
 class FileLink:
     file: File
     url: str
+    play_url: str  # the same file served for a browser to play (inline)
 
 
 def file_links(
@@ -114,7 +130,14 @@ def file_links(
 
 def link_files(storage: Storage, ttl_s: int, rows: Sequence[File]) -> list[FileLink]:
     """Signed links of stored files, valid for `ttl_s` seconds."""
-    return [FileLink(f, storage.url(f.storage_key, f.name, ttl_s)) for f in rows]
+    return [
+        FileLink(
+            f,
+            storage.url(f.storage_key, f.name, ttl_s),
+            storage.url(f.storage_key, f.name, ttl_s, inline=True),
+        )
+        for f in rows
+    ]
 
 
 def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
@@ -130,4 +153,5 @@ def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
         "md5": link.file.md5,
         "file_name": link.file.name,
         "extent": json.dumps(extent, separators=(",", ":"), ensure_ascii=False),
+        "play_url": link.play_url,
     }

@@ -23,6 +23,7 @@ from cloudrec.errors import (
     Code,
     NoDiskSpace,
     NotRecording,
+    NotSuspended,
     ParamError,
     TaskNotFound,
     TaskSuspended,
@@ -65,6 +66,7 @@ class TaskOptions:
     timeout: int = 600
     auto: AutoSpec | None = None
     seq: str = ""
+    company_id: str = ""  # the vendor's clients send it; kept and listed
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,20 @@ def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
         "media_count": auto.media_count,
         "crop_mode": int(auto.crop_mode),
         "caption": auto.caption,
+        "white_board": auto.white_board,
+        "main_media_type": None if auto.main_media_type is None else int(auto.main_media_type),
     }
 
 
 def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
     """The stored form of captions (read back by `recorder.build.captions_from_json`)."""
-    return [{"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size} for c in captions]
+    out = []
+    for c in captions:
+        item: dict[str, Any] = {"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size}
+        if c.opacity != 100 or c.clock:  # set-output-overlay's extras (set/subtitle has none)
+            item.update(opacity=c.opacity, clock=c.clock, time_zone=c.time_zone)
+        out.append(item)
+    return out
 
 
 def get_task(session: Session, app_id: str, record_id: str) -> Task:
@@ -181,6 +191,8 @@ class TaskService:
                 frame_rate=opts.frame_rate,
                 timeout=opts.timeout,
                 auto=auto_to_json(opts.auto) if opts.auto is not None else None,
+                is_auto=opts.auto is not None,
+                company_id=opts.company_id,
                 layout=None,
                 status=int(TaskStatus.RECORDING if opts.auto is not None else TaskStatus.INIT),
                 paused=False,
@@ -316,7 +328,7 @@ class TaskService:
     def resume(self, app_id: str, record_id: str) -> Task:
         task = get_task(self.session, app_id, record_id)
         if not self._set_paused(task, False):
-            raise ParamError(f"record_id {record_id!r} is not suspended: nothing to resume")
+            raise NotSuspended(f"record_id {record_id!r} is not suspended: nothing to resume")
         task = self._reload(task)
         self._command(task, Resume(at=self.requested_at))
         return task

@@ -6,11 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import APIKeyHeader
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from cloudrec.api.deps import CtxDep, SessionDep
 from cloudrec.api.schemas import AccessTokenReply, AccessTokenResult, ErrorReply
 from cloudrec.api.security import TokenRules, developer_credentials, issue_access_token
 from cloudrec.api.throttle import AuthThrottle
+from cloudrec.auth import hash_access_token
+from cloudrec.db.models import AccessToken
 from cloudrec.errors import AuthenticationError
 
 router = APIRouter(tags=["access"])
@@ -59,4 +63,26 @@ def access_token(
     except AuthenticationError:
         throttle.failed(dev, address)
         raise
+    if settings.compat == "hst":
+        revoke_earlier_tokens(session, dev, issued.access_token)
     return AccessTokenReply(result=AccessTokenResult(timeout=issued.ttl_s, access_token=issued.access_token))
+
+
+def revoke_earlier_tokens(session: Session, dev_id: str, access_token: str) -> None:
+    """Profile hst: a developer has one live access_token, the newest; those issued before it are gone.
+
+    Requests of profile hst look every access_token up in the database (`deps.current_developer`), so
+    the revocation holds in every server process at once. Only tokens issued before this one go: of two
+    fetched at the same moment, the later one survives, never neither."""
+    mine = hash_access_token(access_token)
+    issued_at = session.scalar(select(AccessToken.created_at).where(AccessToken.token_hash == mine))
+    if issued_at is None:
+        return
+    session.execute(
+        delete(AccessToken).where(
+            AccessToken.dev_id == dev_id,
+            AccessToken.token_hash != mine,
+            AccessToken.created_at <= issued_at,
+        )
+    )
+    session.commit()

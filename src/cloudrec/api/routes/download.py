@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from cloudrec.api.deps import CtxDep
@@ -13,6 +13,7 @@ from cloudrec.api.errors import error_response
 from cloudrec.api.ranges import CheckedRangeFileResponse
 from cloudrec.api.schemas import ErrorReply
 from cloudrec.errors import Code
+from cloudrec.storage.base import MEDIA_TYPES
 from cloudrec.storage.local import LocalStorage
 from cloudrec.storage.signing import verify
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["files"])
 
-_MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg"}
+_MEDIA_TYPES = MEDIA_TYPES
 _BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -42,28 +43,32 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 def download(
     key: str,
     ctx: CtxDep,
+    request: Request,
     expires: Annotated[str | None, Query(description="Unix time the link expires")] = None,
     sig: Annotated[str | None, Query(description="the link's signature")] = None,
 ) -> Response:
     """A file of a download link (`GET /v1/record/file/download/url`)."""
     storage = ctx.storage
     if not isinstance(storage, LocalStorage):
-        return error_response(Code.FILE_READ, "files are not served by this server", 404)
+        return error_response(Code.FILE_READ, "files are not served by this server", 404, request=request)
     if not (
         expires and sig and expires.isascii() and expires.isdigit() and sig.isascii() and len(expires) <= 12
     ):
-        return error_response(Code.AUTH_FAILED, "invalid download link", 403)
+        return error_response(Code.AUTH_FAILED, "invalid download link", 403, request=request)
     if not verify(key, int(expires), sig, storage.secret, ctx.clock.time()):
         expired = int(expires) < ctx.clock.time()
         return error_response(
-            Code.AUTH_FAILED, "download link expired" if expired else "invalid download link", 403
+            Code.AUTH_FAILED,
+            "download link expired" if expired else "invalid download link",
+            403,
+            request=request,
         )
     try:
         path = storage.path(key)
     except ValueError:
-        return error_response(Code.AUTH_FAILED, "invalid download link", 403)
+        return error_response(Code.AUTH_FAILED, "invalid download link", 403, request=request)
     if not path.is_file():
-        return error_response(Code.FILE_READ, "file not found (deleted?)", 404)
+        return error_response(Code.FILE_READ, "file not found (deleted?)", 404, request=request)
     media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
     return CheckedRangeFileResponse(
         path, media_type=media_type, filename=path.name, content_disposition_type="inline"

@@ -19,7 +19,7 @@ from cloudrec.api.schemas import (
 )
 from cloudrec.api.times import format_time, zone
 from cloudrec.groups.registry import GroupRegistry
-from cloudrec.recorder.spec import MediaType
+from cloudrec.recorder.spec import VENDOR_WHITEBOARD, MediaType
 
 router = APIRouter(prefix="/v1/group/stream", tags=["groups"])
 
@@ -50,13 +50,14 @@ def unpublish(body: UnpublishBody, ctx: CtxDep, session: SessionDep) -> OkReply:
 def stream_list(query: ListQuery, ctx: CtxDep, session: SessionDep) -> StreamListReply:
     """The group's streams in join order."""
     tz = zone(ctx.settings.timezone)
+    hst = ctx.settings.compat == "hst"
     rows = GroupRegistry(ctx, session).streams(query.app_id, query.group_id)
     return StreamListReply(
         total_num=len(rows),
         stream_list=[
             StreamItem(
                 user_id=r.user_id,
-                media_type=r.media_type,
+                media_type=_shown_type(r.media_type, hst),
                 media_id=r.media_id,
                 url=r.url,
                 publish_time=format_time(r.publish_time, tz) or "",
@@ -64,3 +65,8 @@ def stream_list(query: ListQuery, ctx: CtxDep, session: SessionDep) -> StreamLis
             for r in rows
         ],
     )
+
+
+def _shown_type(media_type: int, hst: bool) -> int:
+    """The whiteboard is listed in the profile's numbering: 3 (seed), 4 (hst, the vendor's)."""
+    return VENDOR_WHITEBOARD if hst and media_type == MediaType.WHITEBOARD else media_type

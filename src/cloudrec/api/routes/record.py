@@ -1,4 +1,4 @@
-"""`/v1/record/*`: init, set/layout, set/subtitle, suspend, resume, finish and the task list."""
+"""`/v1/record/*`: init, set/layout, set/subtitle, set-output-overlay, suspend, resume, finish, task list."""
 
 from __future__ import annotations
 
@@ -23,10 +23,20 @@ from cloudrec.api.schemas import (
     TaskListQuery,
     TaskListReply,
 )
+from cloudrec.api.schemas_vendor import OVERLAY_CLOCK, OverlayRequest
 from cloudrec.api.times import format_time, parse_time, zone
 from cloudrec.limits import check_count, layout_limits
-from cloudrec.recorder.spec import AudioRef, AutoSpec, Caption, CropMode, Layout, MediaType, VideoTile
-from cloudrec.tasks.listing import TaskFilter, list_tasks
+from cloudrec.recorder.spec import (
+    AudioRef,
+    AutoSpec,
+    Caption,
+    CropMode,
+    Layout,
+    MediaType,
+    TaskStatus,
+    VideoTile,
+)
+from cloudrec.tasks.listing import TaskFilter, TaskSummary, list_tasks
 from cloudrec.tasks.service import TaskOptions, TaskService
 
 router = APIRouter(prefix="/v1/record", tags=["record"])
@@ -34,11 +44,17 @@ router = APIRouter(prefix="/v1/record", tags=["record"])
 InitBody = Annotated[InitRequest, Depends(owned_body(InitRequest))]
 LayoutBody = Annotated[LayoutRequest, Depends(owned_body(LayoutRequest))]
 SubtitleBody = Annotated[SubtitleRequest, Depends(owned_body(SubtitleRequest))]
+OverlayBody = Annotated[OverlayRequest, Depends(owned_body(OverlayRequest))]
 RecordBody = Annotated[RecordRequest, Depends(owned_body(RecordRequest))]
 ListQuery = Annotated[TaskListQuery, Depends(owned_query(TaskListQuery))]
 
 
-def _auto(auto: AutoRequest) -> AutoSpec:
+SUSPENDED_STATUS = 7  # profile hst: what task/list shows of a suspended task (a filter in both profiles)
+ALL_STATUSES = 0  # the status filter that filters nothing
+
+
+def _auto(auto: AutoRequest, white_board: int) -> AutoSpec:
+    main = auto.main_media_type
     return AutoSpec(
         type=auto.type,
         user_id=auto.user_id or None,
@@ -46,6 +62,8 @@ def _auto(auto: AutoRequest) -> AutoSpec:
         media_count=auto.media_count,
         crop_mode=CropMode(auto.crop_mode),
         caption=bool(auto.caption),
+        white_board=bool(white_board),
+        main_media_type=None if main is None else MediaType(main),
     )
 
 
@@ -81,8 +99,9 @@ def init(body: InitBody, ctx: CtxDep, session: SessionDep) -> InitReply:
         record_mode=body.record_mode,
         frame_rate=body.frame_rate,
         timeout=body.timeout,
-        auto=_auto(body.auto) if body.auto is not None else None,
+        auto=_auto(body.auto, body.white_board) if body.auto is not None else None,
         seq=body.seq,
+        company_id=body.company_id,
     )
     task = TaskService(ctx, session).create(body.app_id, opts)
     return InitReply(seq=body.seq, record_id=task.record_id)
@@ -109,6 +128,31 @@ def set_subtitle(body: SubtitleBody, ctx: CtxDep, session: SessionDep) -> Layout
     check_count("subtitle_list", len(body.subtitle_list), limits.captions, ctx.settings.compat)
     captions = tuple(
         Caption(content=c.content, color=c.color, x=c.x, y=c.y, size=c.size) for c in body.subtitle_list
+    )
+    TaskService(ctx, session).set_captions(body.app_id, body.record_id, captions)
+    return LayoutReply(seq=body.seq, record_id=body.record_id)
+
+
+@router.post(
+    "/set-output-overlay",
+    response_model=LayoutReply | ErrorReply,
+    openapi_extra=request_body(OverlayRequest),
+)
+def set_output_overlay(body: OverlayBody, ctx: CtxDep, session: SessionDep) -> LayoutReply:
+    """The vendor's captions call: texts or the ticking time ([] clears them); no logos.
+    Errors: 6050030033, 6050030001."""
+    captions = tuple(
+        Caption(
+            content=c.content,
+            color=c.color,
+            x=c.x,
+            y=c.y,
+            size=c.size,
+            opacity=c.transparency,
+            clock=c.type == OVERLAY_CLOCK,
+            time_zone=ctx.settings.timezone,
+        )
+        for c in body.subtitle_list
     )
     TaskService(ctx, session).set_captions(body.app_id, body.record_id, captions)
     return LayoutReply(seq=body.seq, record_id=body.record_id)
@@ -142,12 +186,15 @@ def finish(body: RecordBody, ctx: CtxDep, session: SessionDep) -> FinishReply:
 
 @router.get("/task/list", response_model=TaskListReply | ErrorReply)
 def task_list(query: ListQuery, ctx: CtxDep, session: SessionDep) -> TaskListReply:
-    """Tasks of the app, newest first."""
+    """Tasks of the app, newest first. `status` 0: every task, 7: the suspended ones."""
     tz = zone(ctx.settings.timezone)
+    hst = ctx.settings.compat == "hst"
+    status, paused = _status_filter(query.status, hst)
     flt = TaskFilter(
         record_id=query.record_id,
         group_id=query.group_id,
-        status=query.status,
+        status=status,
+        paused=paused,
         started_from=parse_time(query.start_time, tz, "start_time") if query.start_time is not None else None,
         stopped_until=parse_time(query.stop_time, tz, "stop_time") if query.stop_time is not None else None,
     )
@@ -161,10 +208,33 @@ def task_list(query: ListQuery, ctx: CtxDep, session: SessionDep) -> TaskListRep
                 group_id=t.group_id,
                 start_time=format_time(t.start_time, tz),
                 stop_time=format_time(t.stop_time, tz),
-                status=t.status,
+                status=_shown_status(t, hst),
                 file_size=t.file_size,
                 paused=t.paused,
+                file_name=t.file_name,
+                company_id=t.company_id,
+                record_time=round(t.media_duration),
+                width=t.width,
+                height=t.height,
+                auto=int(t.is_auto),
             )
             for t in tasks
         ],
     )
+
+
+def _status_filter(status: int | None, hst: bool) -> tuple[int | None, bool | None]:
+    """(status, paused) of the task/list filter `status`; in profile hst a suspended task is not in 2."""
+    if status is None or status == ALL_STATUSES:
+        return None, None
+    if status == SUSPENDED_STATUS:
+        return int(TaskStatus.RECORDING), True
+    if status == TaskStatus.RECORDING and hst:
+        return status, False
+    return status, None
+
+
+def _shown_status(task: TaskSummary, hst: bool) -> int:
+    if hst and task.paused and task.status == TaskStatus.RECORDING:
+        return SUSPENDED_STATUS
+    return task.status
