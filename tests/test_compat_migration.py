@@ -1,4 +1,4 @@
-"""Migration 0008: tasks made before it get `company_id` "" and `is_auto` from their `auto` column."""
+"""Migration 0009: tasks made before it get `company_id` "" and `is_auto` from their `auto` column."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cloudrec.db.session import make_engine
 
 def test_existing_tasks_are_marked_automatic_or_manual(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cloudrec.db'}"
-    upgrade(url, "0007")
+    upgrade(url, "0008")
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(
