@@ -8,11 +8,11 @@ import time
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloudrec import __version__
+from cloudrec import __version__, metrics
 from cloudrec.api import errors
 from cloudrec.api.deps import new_request_slots
 from cloudrec.api.openapi import install_openapi
-from cloudrec.api.routes import access, callbacks, download, files, groups, record
+from cloudrec.api.routes import access, callbacks, download, files, groups, health, record
 from cloudrec.api.schemas import (
     CallbackRequest,
     DeleteRequest,
@@ -26,6 +26,7 @@ from cloudrec.api.schemas import (
 from cloudrec.api.security import Verified
 from cloudrec.api.times import zone
 from cloudrec.context import AppContext
+from cloudrec.health import readings
 
 DESCRIPTION = """\
 Self-hosted cloud recording, speaking the HST cloud recording API.
@@ -74,8 +75,10 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            request_log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+            elapsed = time.perf_counter() - start
+            request_log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
+            route = getattr(scope.get("route"), "path", None)  # the template the router matched
+            metrics.observe_http(scope["method"], route, status, elapsed)
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -84,9 +87,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.request_slots = new_request_slots(ctx)
     app.state.verified = Verified(ctx.clock)
+    app.state.metrics = metrics.server_registry(readings(ctx))
     errors.install(app)
     app.add_middleware(RequestLog)
-    for module in (access, record, files, groups, download, callbacks):
+    for module in (access, record, files, groups, download, callbacks, health):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)
     return app
