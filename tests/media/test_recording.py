@@ -288,12 +288,21 @@ def test_source_that_never_answers_shows_a_placeholder(
     assert len(samples) > 0 and np.abs(samples).max() < 0.01  # silence, not a missing track
 
 
+def nothing_recorded(event: Progress) -> bool:
+    """A `Finished` by the timeout rule with nothing recorded or pulled (whatever the sources tried)."""
+    return (
+        isinstance(event, Finished)
+        and event.timed_out
+        and replace(event.stats, source_opens=0, source_open_failures=0, source_reconnects=0) == Stats(0.0, 0)
+    )
+
+
 def test_timeout_when_nothing_can_be_pulled(tmp_path: Path, silent_url: str) -> None:
     streams = (StreamInfo("ghost", CAM, "0", silent_url),)
     layout = Layout(video=(tile("ghost", 0, 0, 320, 180),))
     spec = make_spec(tmp_path, streams=streams, layout=layout, timeout_seconds=1.5)
     result, _ = record(spec, [])
-    assert result.events[-1] == Finished(Stats(0.0, 0), timed_out=True)
+    assert nothing_recorded(result.events[-1])
     assert all(isinstance(e, Stats) for e in result.events[:-1])  # no Started, no segment
     assert 1.4 < result.wall < 2.5
     assert os.listdir(tmp_path) == []
@@ -491,5 +500,5 @@ def test_a_media_clock_can_drive_the_timeout(tmp_path: Path, silent_url: str) ->
     run_recording(
         replace(spec, timeout_seconds=600.0, frame_rate=1), lambda _t: None, events.append, clock=clock
     )
-    assert events[-1] == Finished(Stats(0.0, 0), timed_out=True)
+    assert nothing_recorded(events[-1])
     assert 1600.0 <= clock.t < 1601.0 and time.monotonic() - t0 < 10  # 600 media seconds, fast
