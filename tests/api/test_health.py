@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import secrets
 import threading
 import time
@@ -273,3 +275,19 @@ def test_metrics_need_no_credentials_and_carry_no_secret(tenant: Tenant) -> None
     body = httpx.get(f"{tenant.server.base_url}/metrics", timeout=30).text
     assert tenant.access_token not in body and tenant.dev_secret not in body and tenant.app_id not in body
     assert "# TYPE cloudrec_frames_composed_total counter" in body
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_server_exports(live_server: LiveServer) -> None:
+    dashboard = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "grafana-cloudrec.json").read_text()
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    queried = {name for expr in exprs for name in re.findall(r"\bcloudrec_[a-z_]+", expr)}
+    text_ = httpx.get(f"{live_server.base_url}/metrics", timeout=30).text
+    exported: set[str] = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text_, re.M):
+        exported.add(name)
+        if kind == "histogram":
+            exported |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    assert len(queried) >= 15, queried
+    assert queried <= exported, queried - exported
