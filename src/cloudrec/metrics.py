@@ -14,8 +14,16 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,6 +32,10 @@ from cloudrec.recorder.spec import Failed, Finished, Progress, Started, Stats
 log = logging.getLogger(__name__)
 
 # ---- counters and histograms (process-wide) ------------------------------------------------------
+
+# No `*_created` series beside each counter and histogram: they double the series and Prometheus
+# finds counter resets by itself.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 HTTP_DURATION = Histogram(
     "cloudrec_http_request_duration_seconds",
@@ -75,8 +87,9 @@ def observe_http(method: str, route: str | None, status: int, seconds: float) ->
 # ---- recorder figures: cumulative Stats -> counter deltas ---------------------------------------
 
 
-@dataclass(frozen=True)
-class _Figures:
+class _Figures(NamedTuple):
+    """A recorder's cumulative figures, in the order of `_COUNTERS`."""
+
     composed: int = 0
     skipped: int = 0
     opens: int = 0
@@ -132,10 +145,6 @@ class RecorderFigures:
                 self._last.pop(record_id, None)
             RECORDINGS_ENDED.labels("failed").inc()
 
-    def followed(self) -> int:
-        with self._lock:
-            return len(self._last)
-
     def _add(self, record_id: str, stats: Stats, follow: bool) -> None:
         new = _Figures.of(stats)
         with self._lock:
@@ -144,16 +153,11 @@ class RecorderFigures:
                 self._last[record_id] = new
         if old is None and not follow:
             return
-        base = old or _Figures()
-        pairs = zip(_astuple(new), _astuple(base), strict=True)
-        deltas = [n - b if n >= b else n for n, b in pairs]  # went down: a new recorder, from zero
-        for counter, delta in zip(_COUNTERS, deltas, strict=True):
-            if delta > 0:
-                counter.inc(delta)
-
-
-def _astuple(f: _Figures) -> tuple[int, ...]:
-    return (f.composed, f.skipped, f.opens, f.open_failures, f.reconnects, f.flow_bytes)
+        if old is None or any(n < o for n, o in zip(new, old, strict=True)):
+            old = _Figures()  # first report, or a new recorder took over: from zero
+        for counter, n, o in zip(_COUNTERS, new, old, strict=True):
+            if n > o:
+                counter.inc(n - o)
 
 
 recorder_figures = RecorderFigures()
