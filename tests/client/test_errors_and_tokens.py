@@ -148,10 +148,15 @@ def test_load_limit_when_no_recorder_slot_is_left(server_factory: ServerFactory)
 
 
 class _NotTheServer(BaseHTTPRequestHandler):
+    """A proxy's error page; on /v1/record/task/list a contract reply of the wrong shape."""
+
     def do_GET(self) -> None:
-        body = b"<html>bad gateway</html>"
-        self.send_response(502)
-        self.send_header("Content-Type", "text/html")
+        if self.path.startswith("/v1/record/task/list"):
+            status, kind, body = 200, "application/json", b'{"code":0,"msg":"OK","total_num":"many"}'
+        else:
+            status, kind, body = 502, "text/html", b"<html>bad gateway</html>"
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -172,10 +177,30 @@ def proxy_error_page() -> Iterator[str]:
 
 
 def test_a_reply_that_is_not_the_contracts_json_raises_protocol_error(proxy_error_page: str) -> None:
-    client = Client(proxy_error_page, dev_id="dev", dev_secret="secret", app_id="app")
-    with client, pytest.raises(ProtocolError) as bad:
-        client.task_list()
-    assert bad.value.response.status_code == 502 and "502" in str(bad.value)
+    with Client(proxy_error_page, dev_id="dev", dev_secret="secret", app_id="app") as client:
+        with pytest.raises(ProtocolError) as bad:
+            client.task_list()  # its access_token exchange gets the error page
+        assert bad.value.response.status_code == 502 and "502" in str(bad.value)
+        with pytest.raises(ProtocolError) as page:
+            client.fetch(f"{proxy_error_page}/download/x")
+        assert page.value.response.status_code == 502
+    shape = Client(proxy_error_page, access_token="t", app_id="app")
+    with shape, pytest.raises(ProtocolError, match="total_num") as wrong:
+        shape.task_list()
+    assert wrong.value.response.status_code == 200
+
+
+def test_a_tampered_or_deleted_file_link_raises_its_contract_error(client: Client, tenant: Tenant) -> None:
+    record_id = tenant.finished()
+    tenant.add_segments(record_id, 1)
+    (item,) = client.download_urls(record_id).data_list
+    with pytest.raises(AuthorizationFailed) as tampered:
+        client.fetch(item.url[:-4] + "0000")
+    assert tampered.value.status_code == 403 and tampered.value.msg == "invalid download link"
+    client.delete_files([record_id])
+    with pytest.raises(FileReadError) as gone:
+        client.fetch(item.url)
+    assert gone.value.status_code == 404 and gone.value.code == 6050030031
 
 
 def test_an_unreachable_server_raises_transport_error() -> None:

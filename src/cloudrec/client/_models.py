@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from cloudrec.api.schemas import (
     AccessTokenReply,
@@ -58,7 +58,10 @@ __all__ = [
 
 
 class Extent(BaseModel):
-    """What a file's `extent` (a JSON string) says: its index in the task, bytes, seconds, start."""
+    """What a file's `extent` (a JSON string) says: its index in the task, bytes, seconds, start; keys
+    of newer servers are kept too (`model_extra`)."""
+
+    model_config = ConfigDict(extra="allow")
 
     index: int
     size: int
