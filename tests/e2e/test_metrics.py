@@ -43,7 +43,7 @@ def test_metrics_follow_a_recording_and_count_a_killed_source_as_a_reconnect(
     )  # Stats come once a second: a second of pictures at 15 fps
     assert first.value("cloudrec_recordings_active") == 1
     assert delta(first, "cloudrec_recordings_started_total") == 1
-    assert delta(first, "cloudrec_source_opens_total") == 1
+    assert delta(first, "cloudrec_source_opens_total") >= 1
     assert delta(first, "cloudrec_source_bytes_total") > 0
     assert delta(first, "cloudrec_source_reconnects_total") == 0
     second = wait_for(
@@ -59,7 +59,8 @@ def test_metrics_follow_a_recording_and_count_a_killed_source_as_a_reconnect(
     )
     pub.start()
     pub.wait_live(url)
-    wait_for(tenant, "the source to open again", lambda m: delta(m, "cloudrec_source_opens_total") >= 2)
+    opens = dropped.value("cloudrec_source_opens_total")
+    wait_for(tenant, "the source to open again", lambda m: m.value("cloudrec_source_opens_total") > opens)
     assert dropped.value("cloudrec_recordings_active") == 1  # the recording went on meanwhile
 
     finish(tenant, record_id)
