@@ -6,7 +6,9 @@ import inspect
 import subprocess
 import sys
 
-from cloudrec.client import AsyncClient, Client
+from api.harness import LiveServer
+
+from cloudrec.client import AsyncClient, Client, generate_token
 from cloudrec.client._endpoints import Endpoint, Endpoints
 
 
@@ -32,3 +34,11 @@ def test_every_endpoint_is_a_method_of_both_clients_without_the_default_app() ->
         assert not inspect.iscoroutinefunction(method), name
         assert inspect.iscoroutinefunction(getattr(AsyncClient(access_token="t"), name)), name
     sync.close()
+
+
+def test_the_token_generator_is_exported_and_its_tokens_are_accepted(live_server: LiveServer) -> None:
+    dev_id, secret = live_server.add_developer()
+    token = generate_token(dev_id, secret, 60, now=live_server.clock.time())
+    with live_server.http() as http:
+        reply = http.get("/access/token", headers={"Authorization": f"{dev_id}.{token}"}).json()
+    assert reply["code"] == 0 and len(reply["result"]["access_token"]) == 32

@@ -11,9 +11,11 @@ with Client("http://127.0.0.1:28000", dev_id=DEV_ID, dev_secret=DEV_SECRET, app_
 ```
 The client makes its developer tokens (the TokenGenerator), exchanges them for access_tokens and
 renews them; replies are the API's own pydantic models; contract errors raise `ApiError` subclasses
-that carry the `code` (see `cloudrec.client.errors`).
+that carry the `code` (see `cloudrec.client.errors`). `generate_token(dev_id, dev_secret, ttl_s)` is
+the TokenGenerator itself, for code that makes its own `Authorization: <dev_id>.<token>`.
 """
 
+from cloudrec.auth import generate_token
 from cloudrec.client import _errors as errors
 from cloudrec.client._async import AsyncClient
 from cloudrec.client._errors import (
@@ -110,4 +112,5 @@ __all__ = [
     "VideoItem",
     "errors",
     "extent",
+    "generate_token",
 ]
