@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloudrec import __version__
+from cloudrec import __version__, metrics
 from cloudrec.api import errors
 from cloudrec.api.deps import new_request_slots
 from cloudrec.api.openapi import install_openapi
-from cloudrec.api.routes import access, callbacks, discovery, download, files, groups, record
+from cloudrec.api.routes import access, callbacks, discovery, download, files, groups, health, record
 from cloudrec.api.schemas import (
     CallbackRequest,
     DeleteRequest,
@@ -29,6 +29,7 @@ from cloudrec.api.security import Verified
 from cloudrec.api.throttle import AuthThrottle
 from cloudrec.api.times import zone
 from cloudrec.context import AppContext
+from cloudrec.health import readings
 
 DESCRIPTION = """\
 Self-hosted cloud recording, speaking the HST cloud recording API.
@@ -80,8 +81,10 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            request_log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+            elapsed = time.perf_counter() - start
+            request_log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
+            route = getattr(scope.get("route"), "path", None)  # the template the router matched
+            metrics.observe_http(scope["method"], route, status, elapsed)
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -93,6 +96,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.auth_throttle = AuthThrottle(
         ctx.clock, ctx.settings.auth_max_failures, ctx.settings.auth_failure_window_s
     )
+    app.state.metrics = metrics.server_registry(readings(ctx))
     errors.install(app)
     if ctx.settings.cors_origins:  # browser clients of the listed origins call the API directly
         app.add_middleware(
@@ -103,7 +107,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             max_age=CORS_MAX_AGE_S,
         )
     app.add_middleware(RequestLog)
-    for module in (access, record, files, groups, download, callbacks, discovery):
+    for module in (access, record, files, groups, download, callbacks, discovery, health):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)
     return app

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloudrec import __version__
+from cloudrec import __version__, metrics
 from cloudrec.callbacks import outbox
 from cloudrec.callbacks.signing import signature
 from cloudrec.callbacks.transport import CheckedTransport
@@ -137,8 +137,10 @@ class CallbackDelivery:
             with self.sessions.begin() as s:
                 if error is None:
                     outbox.delivered(s, row.id)
+                    metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
                 elif time.time() - row.created_at >= self.policy.give_up_s:
                     outbox.given_up(s, row.id, attempts, error)
+                    metrics.WEBHOOK_DELIVERIES.labels("given_up").inc()
                     log.warning(
                         "event %s (%s of %s) given up after %d attempts: %s",
                         row.event_id,
@@ -148,6 +150,7 @@ class CallbackDelivery:
                         error,
                     )
                 else:
+                    metrics.WEBHOOK_DELIVERIES.labels("failed").inc()
                     blocked.add(row.record_id)
                     outbox.failed(s, row.id, attempts, time.time() + self.policy.delay(attempts), error)
         if len(rows) == BATCH:

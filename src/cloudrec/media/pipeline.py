@@ -77,6 +77,7 @@ class _Recording:
         self.selection = Selection()
         self.sources: dict[str, Source] = {}
         self.flow_closed = 0
+        self.closed_counts = [0, 0, 0]  # Source.counts of the sources closed so far
         self.seen_media: dict[str, int] = {}
         self.compositor = None if self.audio_only else Compositor(self.width, self.height)
         self.last_frame: VideoFrame | None = None  # the compositor's last picture
@@ -202,6 +203,7 @@ class _Recording:
         source = self.sources.pop(url)
         source.close()
         self.flow_closed += source.bytes_read
+        self.closed_counts = [a + b for a, b in zip(self.closed_counts, source.counts, strict=True)]
         self.seen_media.pop(url, None)
         log.info("source %s closed", url)
 
@@ -209,7 +211,17 @@ class _Recording:
         return self.flow_closed + sum(s.bytes_read for s in self.sources.values())
 
     def stats(self) -> Stats:
-        return Stats(media_duration=self.tick / self.fps, flow_bytes=self.flow(), skipped_frames=self.dropped)
+        counts = zip(self.closed_counts, *(s.counts for s in self.sources.values()), strict=True)
+        opens, open_failures, reconnects = (sum(c) for c in counts)
+        return Stats(
+            media_duration=self.tick / self.fps,
+            flow_bytes=self.flow(),
+            skipped_frames=self.dropped,
+            frames_composed=0 if self.audio_only else self.tick - self.dropped,
+            source_opens=opens,
+            source_open_failures=open_failures,
+            source_reconnects=reconnects,
+        )
 
     def _observe(self, now: float) -> None:
         """Note when any source last delivered media (for the timeout rule)."""

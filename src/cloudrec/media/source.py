@@ -109,7 +109,8 @@ class Source:
     A daemon thread opens the URL (open and read timeouts, so an unpublished stream never hangs it),
     picks the first video and the first audio stream by type, decodes what is wanted (`want_video`,
     `want_audio` may change at any time), and reconnects with exponential backoff when the stream
-    fails or ends. `bytes_read` counts the sizes of all demuxed packets.
+    fails or ends. `bytes_read` counts the sizes of all demuxed packets; `opens`, `open_failures` and
+    `reconnects` count connections (for the server's metrics).
     """
 
     # Video history: frames due from `keep_from` on (the recorder's next output time), at most
@@ -144,6 +145,9 @@ class Source:
         self._video_seq = 0
         self._media_count = 0
         self._bytes = 0
+        self.opens = 0
+        self.open_failures = 0
+        self.reconnects = 0  # connections that broke or ended while the source still wanted them
         self._live = False
         self._settled = False  # live, and its opening burst dated (see `_Pacer`)
         self._live_since = 0.0  # clock time of the connection's first media
@@ -164,6 +168,11 @@ class Source:
     @property
     def bytes_read(self) -> int:
         return self._bytes
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """Opens, failed opens and reconnects so far."""
+        return (self.opens, self.open_failures, self.reconnects)
 
     @property
     def live(self) -> bool:
@@ -206,8 +215,10 @@ class Source:
                     self.url, "r", options=OPEN_OPTIONS, timeout=(self._open_timeout, self._read_timeout)
                 )
             except Exception as exc:  # noqa: BLE001 - any failure to open means "try again later"
+                self.open_failures += 1
                 log.info("source %s: open failed: %s", self.url, exc)
             else:
+                self.opens += 1
                 try:
                     self._pull(container)
                     log.info("source %s: stream ended", self.url)
@@ -215,6 +226,8 @@ class Source:
                     log.info("source %s: stream failed: %s", self.url, exc)
                 finally:
                     self._offline()
+                    if not self._stop.is_set():
+                        self.reconnects += 1
                     try:
                         container.close()
                     except Exception:

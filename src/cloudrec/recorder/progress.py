@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloudrec import metrics
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock
 from cloudrec.db.models import File, Task
@@ -109,6 +110,7 @@ class DbProgressSink:
                 self._queue.task_done()
 
     def _apply(self, record_id: str, event: Progress | _Stored) -> None:
+        metrics.observe_progress(record_id, event)
         if isinstance(event, SegmentClosed):
             self._store_segment(record_id, event.segment)
             return

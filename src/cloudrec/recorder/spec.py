@@ -230,6 +230,11 @@ class Stats:
     media_duration: float  # seconds recorded, pauses excluded
     flow_bytes: int  # bytes pulled from the sources
     skipped_frames: int = 0  # output ticks without a picture because the recorder fell behind
+    # Cumulative over the recorder's life, like the two above (the server's metrics count the deltas):
+    frames_composed: int = 0  # output pictures composed
+    source_opens: int = 0  # stream URLs opened (first opens and reopens)
+    source_open_failures: int = 0  # attempts to open a URL that failed
+    source_reconnects: int = 0  # pulls that broke or ended and were reopened
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cloudrec import metrics
 from cloudrec.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,16 @@ class Uploader:
                 _, file_id, key, path, md5, backoff = heapq.heappop(self._heap)
                 self._busy += 1
             ok = False
+            started = time.perf_counter()
             try:
                 self.storage.put(key, Path(path), md5)
                 ok = True
             except Exception as exc:  # noqa: BLE001 - any failure: keep the local copy, try again
                 log.warning("upload of %s failed (%s): again in %.1f s", key, exc, backoff)
+                metrics.SEGMENT_STORE_RETRIES.inc()
+            metrics.SEGMENT_STORE_DURATION.labels("ok" if ok else "error").observe(
+                time.perf_counter() - started
+            )
             with self._cv:
                 self._busy -= 1
                 if not ok:
