@@ -16,6 +16,7 @@ from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import App, Developer
 from cloudrec.db.session import make_engine, make_sessionmaker
+from cloudrec.demo.command import demo
 from cloudrec.errors import CloudrecError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 app.add_typer(app_app, name="app")
 app.add_typer(db_app, name="db")
+app.command()(demo)
 
 
 def _settings() -> Settings:
