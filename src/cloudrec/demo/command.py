@@ -53,10 +53,31 @@ def demo(
     `demo` and its app `demo` in the server's database, serves four generated live streams on
     127.0.0.1, records them, downloads the file and prints where it is.
     """
+    # Ctrl-C and SIGTERM clean up, also where the shell started the demo with SIGINT ignored (`&` in a
+    # script); the caller's handlers come back after (the command also runs inside other programs)
+    installed = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _interrupt}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in installed.items()}
+    try:
+        _demo(url, data_dir, out, frame, phase_s, pause_s, serve_sources, sources_port)
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _demo(
+    url: str | None,
+    data_dir: Path | None,
+    out: Path,
+    frame: Path | None,
+    phase_s: float,
+    pause_s: float,
+    serve_sources: bool,
+    sources_port: int | None,
+) -> None:
     from cloudrec.config import Settings
     from cloudrec.demo.client import DemoError
 
-    signal.signal(signal.SIGTERM, _interrupt)
     overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
@@ -74,9 +95,13 @@ def demo(
             pause_s=pause_s,
             sources_port=sources_port or 0,
         )
-        run = Demo(options, lambda line: typer.echo(line))
+        run = Demo(options, typer.echo)
         try:
             run.run()
+        except KeyboardInterrupt:
+            undone = run.cleanup()
+            typer.echo(f"interrupted: {', '.join(undone) or 'nothing had started'}", err=True)
+            raise typer.Exit(INTERRUPTED_EXIT) from None
         finally:
             run.cleanup()
     except DemoError as exc:
@@ -84,8 +109,8 @@ def demo(
         if exc.todo:
             typer.echo(f"what to do: {exc.todo}", err=True)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted: the sources are stopped and the recording finished", err=True)
+    except KeyboardInterrupt:  # a second Ctrl-C, during the cleanup
+        typer.echo("interrupted", err=True)
         raise typer.Exit(INTERRUPTED_EXIT) from None
 
 

@@ -9,10 +9,10 @@ file: its clock jumps), `resume`, `phase_s` more, `finish`, download.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,8 +118,9 @@ class Demo:
             )
         with steps.step("live test sources (PyAV, MPEG-TS over HTTP)") as notes:
             self.sources = start_sources(opts.sources_port)
-            for spec in DEMO_SOURCES:
-                check_source(self.sources.url(spec.name))
+            urls = [self.sources.url(s.name) for s in DEMO_SOURCES]
+            with ThreadPoolExecutor(len(urls)) as pool:  # each check waits for a keyframe: all at once
+                list(pool.map(check_source, urls))
             notes.append(" ".join(self.sources.url(s.name) for s in DEMO_SOURCES))
         self.group_id = f"demo-{time.strftime('%H%M%S')}-{secrets.token_hex(2)}"
         with steps.step(f"alice and bob publish into group {self.group_id}"):
@@ -253,17 +254,23 @@ class Demo:
             echo(f"  {path}")
         echo("Play it with any video player (VLC, ffplay, a browser).")
 
-    def cleanup(self) -> None:
-        """Finish a recording left running (an interrupted demo), unpublish, stop the sources. Best effort:
-        each part is tried whatever the others do."""
+    def cleanup(self) -> list[str]:
+        """Finish a recording left running (an interrupted demo), unpublish, stop the sources; what it did.
+        Best effort: each part is tried whatever the others do."""
         client, self.client = self.client, None
         sources, self.sources = self.sources, None
+        done: list[str] = []
         try:
             if client is not None:
                 if self.record_id and not self.finished:
                     self.finished = True
-                    _quietly(lambda: client.call("/v1/record/finish", "finishing", record_id=self.record_id))
-                for user, media_type in self.published:
+                    if _quietly(
+                        lambda: client.call("/v1/record/finish", "finishing", record_id=self.record_id)
+                    ):
+                        done.append(
+                            f"finished the recording {self.record_id} (what it recorded stays on the server)"
+                        )
+                unpublished = sum(
                     _quietly(
                         lambda u=user, m=media_type: client.call(  # type: ignore[misc]
                             "/v1/group/stream/unpublish",
@@ -274,11 +281,17 @@ class Demo:
                             media_id="0",
                         )
                     )
+                    for user, media_type in self.published
+                )
+                if unpublished:
+                    done.append(f"unpublished {unpublished} streams")
                 self.published.clear()
                 client.close()
         finally:
             if sources is not None:
                 sources.close()
+                done.append("stopped the sources")
+        return done
 
 
 def start_sources(port: int) -> SourceServer:
@@ -291,9 +304,13 @@ def start_sources(port: int) -> SourceServer:
         ) from None
 
 
-def _quietly(call: Callable[[], object]) -> None:
-    with contextlib.suppress(DemoError):  # cleanup of a server that went away: nothing left to undo there
+def _quietly(call: Callable[[], object]) -> bool:
+    """Whether `call` worked; a DemoError (a server that went away: nothing left to undo there) is dropped."""
+    try:
         call()
+    except DemoError:
+        return False
+    return True
 
 
 def check_source(url: str) -> None:
