@@ -6,6 +6,8 @@ and what each failure tells the user to do.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
 import signal
@@ -29,7 +31,7 @@ from typer.testing import CliRunner, Result
 from cloudrec.cli import app as cli
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import Developer
-from cloudrec.demo.sources import DEMO_SOURCES, SourceServer
+from cloudrec.demo.sources import BALL_TOP, DEMO_SOURCES, FPS, SIZE, Picture, SourceServer
 from cloudrec.layout import equal_grid
 
 W, H = 640, 360  # the demo's canvas
@@ -42,7 +44,7 @@ SERVER_SETTINGS: dict[str, Any] = {
     "max_recordings": 2,
 }
 RUN_TIMEOUT_S = 60.0
-SOURCE_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/alice\.ts")
+SOURCE_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/alice\.flv")
 
 
 @pytest.fixture
@@ -115,6 +117,22 @@ def shows(frame: np.ndarray[Any, Any], expected: list[tuple[tuple[int, int], tup
     return all(close(pixel(frame, x, y), colour, tol=40) for (x, y), colour in expected)
 
 
+@functools.cache
+def alice_at(index: int) -> np.ndarray[Any, Any]:
+    """Rows of alice's picture number `index` that change with time (the ball, the clock), as the demo
+    draws them."""
+    picture = Picture(DEMO_SOURCES[0]).frame(index).to_ndarray(format="rgb24")
+    return np.asarray(picture[BALL_TOP:], dtype=np.int16)
+
+
+def source_time(frame: np.ndarray[Any, Any]) -> float:
+    """The time on alice's clock in a 2x2 frame (her tile, top left, shows her picture unscaled): the picture
+    of hers it is closest to, within the first minute."""
+    tile = frame[BALL_TOP : SIZE[1], : SIZE[0]].astype(np.int16)
+    best = min(range(60 * FPS), key=lambda i: float(np.abs(tile - alice_at(i)).mean()))
+    return best / FPS
+
+
 def test_the_demo_records_a_grid_that_changes_a_pause_and_downloads_the_file(
     server: LiveServer, tmp_path: Path
 ) -> None:
@@ -144,7 +162,7 @@ def test_the_demo_records_a_grid_that_changes_a_pause_and_downloads_the_file(
         frames += [(offset + t, f) for t, f in video_frames(path)]
     two, four = grid(["alice", "bob"]), grid(["alice", "bob", "carol", "dave"])
     first_two = next((t for t, f in frames if shows(f, two)), None)
-    assert first_two is not None and first_two < 1.0, [pixel(frames[0][1], x, y) for (x, y), _ in two]
+    assert first_two is not None and first_two < 2.0, [pixel(frames[0][1], x, y) for (x, y), _ in two]
     first_four = next((t for t, f in frames if t > first_two and shows(f, four)), None)
     assert first_four is not None, [pixel(frames[-1][1], x, y) for (x, y), _ in four]
     # 2x1 until carol and dave join (then their tiles wait for their pictures, under a second)
@@ -164,6 +182,11 @@ def test_the_demo_records_a_grid_that_changes_a_pause_and_downloads_the_file(
     # the pause is cut: the files last what was recorded outside it (less the recording's start-up)
     decoded = sum(media_duration(p) for p in saved)
     assert media_s - 1.8 < decoded < media_s + 0.3, (decoded, media_s, paused_s)
+    # ... and seen in the picture: alice's clock keeps time with the file, but for one jump of the pause
+    clock = [(t, source_time(f)) for t, f in frames[::5] if t > first_four]
+    steps = [(c1 - c0) - (t1 - t0) for (t0, c0), (t1, c1) in itertools.pairwise(clock)]
+    jumps = [d for d in steps if abs(d) > 0.25]
+    assert len(jumps) == 1 and abs(jumps[0] - paused_s) < 0.4, (paused_s, clock)
 
     # the picture is a frame of the file, with the 2x2 grid
     with Image.open(picture) as img:
@@ -232,9 +255,9 @@ def test_serve_sources_serves_live_video_and_tones_until_ctrl_c(tmp_path: Path) 
     try:
         assert proc.stdout is not None
         listing = [proc.stdout.readline() for _ in range(len(DEMO_SOURCES) + 1)]
-        urls = dict(re.findall(r"^  (\w+) +(http://127\.0\.0\.1:\d+/\w+\.ts)", "".join(listing), re.M))
+        urls = dict(re.findall(r"^  (\w+) +(http://127\.0\.0\.1:\d+/\w+\.flv)", "".join(listing), re.M))
         assert list(urls) == [s.name for s in DEMO_SOURCES], listing
-        assert urls["carol"] == f"http://127.0.0.1:{port}/carol.ts"
+        assert urls["carol"] == f"http://127.0.0.1:{port}/carol.flv"
         with av.open(urls["carol"], timeout=10) as c:
             first = next(iter(c.decode(c.streams.video[0])))
             picture = np.asarray(first.to_ndarray(format="rgb24"), dtype=np.uint8)

@@ -116,7 +116,7 @@ class Demo:
             notes.append(
                 f"{'created' if tenant.created else 'reused'} dev_id={tenant.dev_id} app_id={tenant.app_id}"
             )
-        with steps.step("live test sources (PyAV, MPEG-TS over HTTP)") as notes:
+        with steps.step("live test sources (PyAV, HTTP-FLV)") as notes:
             self.sources = start_sources(opts.sources_port)
             urls = [self.sources.url(s.name) for s in DEMO_SOURCES]
             with ThreadPoolExecutor(len(urls)) as pool:  # each check waits for a keyframe: all at once

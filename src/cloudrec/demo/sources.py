@@ -1,8 +1,8 @@
-"""The demo's live test sources: pictures and tones generated with PyAV, served as live MPEG-TS over HTTP.
+"""The demo's live test sources: pictures and tones generated with PyAV, served live over HTTP (HTTP-FLV).
 
 Each source is a coloured picture with its name, a clock (seconds since the sources started) and a
 ball going to and fro, and a sine tone of its own. `SourceServer` serves every source at
-`http://<host>:<port>/<name>.ts`: each HTTP client gets its own encoder, started at the current time
+`http://<host>:<port>/<name>.flv`: each HTTP client gets its own encoder, started at the current time
 of the source and paced at real time, so what a client sees is live, as from a camera.
 """
 
@@ -44,7 +44,12 @@ CLOCK_TOP, CLOCK_SIZE = 146, 22
 # The ball stays in the middle half: a 2x1 grid's tall tiles show only that half of a 16:9 source.
 BALL_SPAN = (SIZE[0] // 4, 3 * SIZE[0] // 4)
 BALL_PERIOD_S = 2.0
-MIME_TYPE = "video/mp2t"
+# HTTP-FLV, as media servers (SRS, node-media-server) serve live streams. Not MPEG-TS: its muxer sends
+# audio up to 0.1 s ahead of the video, and the recorder's pacer then plays it at about 0.4x real time.
+FORMAT, MIME_TYPE, SUFFIX = "flv", "video/x-flv", ".flv"
+# flush_packets: every packet goes to the socket at once (not 32 KB of buffered latency);
+# no_duration_filesize: a live stream has neither, and the muxer must not seek back to write them
+CONTAINER_OPTIONS = {"flush_packets": "1", "flvflags": "no_duration_filesize"}
 
 
 @dataclass(frozen=True)
@@ -127,10 +132,9 @@ def tone(spec: SourceSpec, start: int, count: int) -> AudioFrame:
 def stream_live(
     spec: SourceSpec, out: io.BufferedIOBase, started_at: float, stop: threading.Event, picture: Picture
 ) -> int:
-    """Encode the source into `out` as MPEG-TS in real time, from its current time on, until `stop` is set
+    """Encode the source into `out` (FLV) in real time, from its current time on, until `stop` is set
     or the reader goes away; the number of frames written."""
-    # flush_packets: every packet goes to the socket at once (no 32 KB of buffered latency)
-    container = av.open(out, "w", format="mpegts", container_options={"flush_packets": "1"})
+    container = av.open(out, "w", format=FORMAT, container_options=CONTAINER_OPTIONS)
     written = 0
     try:
         video = container.add_stream(
@@ -188,7 +192,7 @@ class SourceServer:
         return str(self._httpd.server_address[0])
 
     def url(self, name: str) -> str:
-        return f"http://{self.host}:{self.port}/{name}.ts"
+        return f"http://{self.host}:{self.port}/{name}{SUFFIX}"
 
     @property
     def clients(self) -> int:
@@ -214,8 +218,8 @@ class SourceServer:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _serve(self, handler: http.server.BaseHTTPRequestHandler) -> None:
-        name = handler.path.split("?", 1)[0].lstrip("/").removesuffix(".ts")
-        spec = self.sources.get(name) if handler.path.split("?", 1)[0].endswith(".ts") else None
+        path = handler.path.split("?", 1)[0]
+        spec = self.sources.get(path.lstrip("/").removesuffix(SUFFIX)) if path.endswith(SUFFIX) else None
         if spec is None:
             listing = "".join(f"{self.url(n)}\n" for n in self.sources).encode()
             handler.send_response(404 if handler.path not in ("/", "") else 200)
@@ -232,7 +236,7 @@ class SourceServer:
         with self._lock:
             self._clients.add(me)
         try:
-            stream_live(spec, handler.wfile, self.started_at, self._stop, self.pictures[name])
+            stream_live(spec, handler.wfile, self.started_at, self._stop, self.pictures[spec.name])
         finally:
             with self._lock:
                 self._clients.discard(me)
