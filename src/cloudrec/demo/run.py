@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from av.video.frame import VideoFrame
@@ -42,7 +42,11 @@ SOURCE_CHECK_TIMEOUT_S = 10.0
 FRAME_BEFORE_PAUSE_S = 0.7  # the picture is taken this long before the pause: the 2x2 grid is up
 STATUS_NAMES = {1: "initialised", 2: "recording", 3: "queued", 4: "encoding", 5: "uploading", 6: "done"}
 
-Echo = Callable[[str], None]
+
+class Echo(Protocol):
+    """Writes a line (`typer.echo`); `nl=False` leaves it open, for its end to follow."""
+
+    def __call__(self, message: str, *, nl: bool = True) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,14 @@ class Steps:
         self.n += 1
         start = time.monotonic()
         notes: list[str] = []
-        head = f"[{start - self.t0:5.1f} s] {self.n}/{self.total} {text}"
+        self.echo(f"[{start - self.t0:5.1f} s] {self.n}/{self.total} {text} ...", nl=False)
         try:
             yield notes
         except BaseException:
-            self.echo(f"{head} ... failed")
+            self.echo(" failed")
             raise
         tail = f": {'; '.join(notes)}" if notes else ""
-        self.echo(f"{head} ... ok ({time.monotonic() - start:.1f} s){tail}")
+        self.echo(f" ok ({time.monotonic() - start:.1f} s){tail}")
 
 
 @dataclass
@@ -236,7 +240,7 @@ class Demo:
         f = result.finish
         echo = self.echo
         echo("")
-        echo(f"What happened (task {result.record_id}, group {self.group_id}):")
+        echo(f"What happened (task {result.record_id}, group {self.group_id}; seconds from init):")
         echo("    0.0 s  automatic grid: alice and bob side by side")
         echo(f"  {t_join:5.1f} s  carol and dave joined: the grid re-flowed to 2x2")
         echo(f"  {t_pause:5.1f} s  suspended for {result.paused_s:.1f} s: cut from the file, its clocks jump")
