@@ -15,7 +15,10 @@ REQUEST_TIMEOUT_S = 30.0  # `finish` waits up to CLOUDREC_FINISH_WAIT_S (5 s) fo
 TOKEN_TTL_S = 3600  # the demo's developer token: it is exchanged at once
 HST_PROFILE_BASE, SEED_BASE = 605030000, 6050030000  # `hst` profile codes drop the seed's extra 0
 
-START_SERVER = "start it with `python3 make.py serve` (or pass --url of a running one)"
+START_SERVER = (
+    "start it with `python3 make.py serve` in another shell and wait for its line `Uvicorn running on ...` "
+    "(or pass --url of a running one)"
+)
 SAME_DATABASE = (
     "run the demo with the server's data dir: --data-dir DIR, or the same CLOUDREC_DATA_DIR / "
     "CLOUDREC_DATABASE_URL as the server"
