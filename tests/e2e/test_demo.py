@@ -247,7 +247,7 @@ def test_ctrl_c_stops_the_sources_finishes_the_recording_and_unpublishes(
     assert group_streams(tenant, group[1]) == 0
 
 
-def test_serve_sources_serves_live_video_and_tones_until_ctrl_c(tmp_path: Path) -> None:
+def test_serve_sources_serves_live_video_and_tones_until_stopped(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -274,7 +274,7 @@ def test_serve_sources_serves_live_video_and_tones_until_ctrl_c(tmp_path: Path) 
             )
         assert close(pixel(picture, 160, 90), COLOURS["carol"], tol=30)
         assert tone_share(samples.astype(np.float64), 48000, TONES["carol"], band=15) > 0.8
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # `kill %1`, as the README stops them
         out, _ = proc.communicate(timeout=15)
     finally:
         proc.kill()

@@ -125,7 +125,7 @@ def _serve_sources(port: int) -> None:
         typer.echo("Live test sources (video and audio in each; publish a URL once per media):")
         for spec in DEMO_SOURCES:
             typer.echo(f"  {spec.name:6} {server.url(spec.name)}  ({spec.tone_hz:.0f} Hz)")
-        typer.echo("Serving until Ctrl-C.")
+        typer.echo("Serving until Ctrl-C (or SIGTERM).")
         sys.stdout.flush()
         while True:
             time.sleep(3600)
