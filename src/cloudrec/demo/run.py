@@ -9,8 +9,10 @@ file: its clock jumps), `resume`, `phase_s` more, `finish`, download.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -39,7 +41,7 @@ CAMERA, AUDIO = 2, 1  # media_type
 TASK_TIMEOUT_S = 30
 DONE_TIMEOUT_S = 60.0  # finish -> status 6 takes about a second; beyond this something is wrong
 SOURCE_CHECK_TIMEOUT_S = 10.0
-FRAME_BEFORE_PAUSE_S = 0.7  # the picture is taken this long before the pause: the 2x2 grid is up
+FRAME_BEFORE_END_S = 1.0  # the picture is taken this long before the end: all four in the 2x2 grid
 STATUS_NAMES = {1: "initialised", 2: "recording", 3: "queued", 4: "encoding", 5: "uploading", 6: "done"}
 
 
@@ -174,8 +176,8 @@ class Demo:
         paused = t_resume - t_suspend
         result = DemoResult(self.record_id, files, (t_finish - t_init) - paused, paused, finish)
         if opts.frame is not None:
-            at = t_suspend - t_init - FRAME_BEFORE_PAUSE_S
-            saved_at = save_frame([p for p, _ in files], at, opts.frame)
+            before_end = min(FRAME_BEFORE_END_S, opts.phase_s / 2)
+            saved_at = save_frame([p for p, _ in files], before_end, opts.frame)
             self.echo(f"picture of the file at {saved_at:.1f} s written to {opts.frame}")
         self.report(result, t_join=t_join - t_init, t_pause=t_suspend - t_init)
         return result
@@ -332,21 +334,19 @@ def check_source(url: str) -> None:
     raise DemoError(f"{url} ended without a picture", "report this: the demo's sources are broken")
 
 
-def save_frame(paths: list[Path], at: float, dest: Path) -> float:
-    """The frame of the recording (its files in order) nearest to `at` seconds, as a PNG; its time."""
-    best: tuple[float, VideoFrame] | None = None
+def save_frame(paths: list[Path], before_end_s: float, dest: Path) -> float:
+    """The frame of the recording (its files in order) `before_end_s` before its end, as a PNG; its time."""
+    # the last frames only (at most FRAME_RATE a second): a long recording is not held in memory
+    frames: deque[tuple[float, VideoFrame]] = deque(maxlen=math.ceil((before_end_s + 1) * FRAME_RATE))
     offset = 0.0
     for path in paths:
-        last = 0.0
         with av.open(str(path)) as c:
-            for frame in c.decode(c.streams.video[0]):
-                t = offset + float(frame.time or 0.0)
-                last = t
-                if best is None or abs(t - at) < abs(best[0] - at):
-                    best = (t, frame)
-        offset = last + 1 / FRAME_RATE
-    if best is None:
+            frames.extend((offset + float(f.time or 0.0), f) for f in c.decode(c.streams.video[0]))
+        offset = frames[-1][0] + 1 / FRAME_RATE if frames else offset
+    if not frames:
         raise DemoError("the recording has no picture to save", "see the server's log")
+    at = frames[-1][0] - before_end_s
+    t, frame = min(frames, key=lambda f: abs(f[0] - at))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(best[1].to_ndarray(format="rgb24")).save(dest)
-    return best[0]
+    Image.fromarray(frame.to_ndarray(format="rgb24")).save(dest)
+    return t
