@@ -408,3 +408,17 @@ def test_a_download_that_fails_or_differs_from_its_md5_is_refused(tmp_path: Path
         )
     assert size == len(listing) and (tmp_path / "a.mp4").read_bytes() == listing
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]  # no partial file left behind
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--url", "127.0.0.1:28000"], "--url"),
+        (["--phase-s", "0.1"], "--phase-s"),
+        (["--pause-s", "61"], "--pause-s"),
+    ],
+)
+def test_a_bad_option_is_refused_naming_it(args: list[str], named: str) -> None:
+    r = CliRunner().invoke(cli, ["demo", *args])
+    assert r.exit_code == 2, r.output
+    assert named in r.stderr and "Invalid value" in r.stderr, r.stderr

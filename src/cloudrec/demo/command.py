@@ -86,8 +86,13 @@ def _demo(
             return
         from cloudrec.demo.run import Demo, DemoOptions
 
+        url = url or f"http://127.0.0.1:{settings.port}"
+        if not url.startswith(("http://", "https://")):
+            raise typer.BadParameter(
+                f"{url!r} is not an http(s) URL such as http://127.0.0.1:28000", param_hint="--url"
+            )
         options = DemoOptions(
-            url=url or f"http://127.0.0.1:{settings.port}",
+            url=url,
             settings=settings,
             out_dir=out,
             frame=frame,

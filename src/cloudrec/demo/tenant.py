@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloudrec.clock import SystemClock
@@ -41,8 +42,6 @@ def where(settings: Settings) -> str:
     path = _sqlite_file(settings)
     if path is not None:
         return str(path)
-    from sqlalchemy.engine import make_url
-
     return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
