@@ -34,7 +34,7 @@ SINGLE_THREAD_DECODE_PIXELS = 1920 * 1088
 # start is not lost to the time a pull takes to open). A burst that runs further ahead is a file or a
 # playlist: it is paced from its first packet.
 BURST_SECONDS = 0.25
-MAX_BACKDATE_SECONDS = 2.5
+MAX_BACKDATE_SECONDS = 2.5  # below `_Pacer.max_ahead`: a file classified so is paced, not restarted
 
 
 class _Pacer:
@@ -46,7 +46,7 @@ class _Pacer:
 
     slack = 0.03
 
-    def __init__(self, stop: threading.Event, now: Callable[[], float], max_ahead: float = 2.0) -> None:
+    def __init__(self, stop: threading.Event, now: Callable[[], float], max_ahead: float = 3.0) -> None:
         self._stop = stop
         self._now = now
         self._max_ahead = max_ahead
@@ -54,6 +54,7 @@ class _Pacer:
         self._started = False
         self._burst_end: float | None = None  # the opening burst is being measured until then
         self._lead = 0.0  # how far the opening burst ran ahead of the clock
+        self._newest = 0.0  # the newest timestamp seen
 
     @property
     def settled(self) -> bool:
@@ -73,8 +74,13 @@ class _Pacer:
             self._started = True
             self._offset = now - media_time
             self._burst_end = now + BURST_SECONDS
+            self._newest = media_time
             return 0.0
-        delay = media_time + self._offset - now
+        # Pace by the newest timestamp seen: a muxer interleaves audio up to a few tenths of a second
+        # ahead of video (MPEG-TS), and a packet behind the newest one is not late, only interleaved.
+        if media_time > self._newest or media_time < self._newest - self._max_ahead:
+            self._newest = media_time
+        delay = self._newest + self._offset - now
         if self._burst_end is not None:
             if delay > MAX_BACKDATE_SECONDS:
                 self._burst_end = None  # a file or a playlist: paced from its first packet
@@ -88,7 +94,7 @@ class _Pacer:
                     return delay
                 return 0.0
         if delay > self._max_ahead or delay < -self.slack:
-            self._offset = now - media_time
+            self._offset = now - self._newest
         elif delay > 0.25:
             self._stop.wait(delay)
         elif delay > self.slack:  # a plain sleep is cheaper than an Event wait; waking up for every
