@@ -10,9 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudrec import __version__
 from cloudrec.api import errors
+from cloudrec.api.console import install_console
 from cloudrec.api.deps import new_request_slots
 from cloudrec.api.openapi import install_openapi
-from cloudrec.api.routes import access, callbacks, download, files, groups, record
+from cloudrec.api.routes import access, callbacks, download, files, groups, live, record
 from cloudrec.api.schemas import (
     CallbackRequest,
     DeleteRequest,
@@ -88,5 +89,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(RequestLog)
     for module in (access, record, files, groups, download, callbacks):
         app.include_router(module.router)
+    app.include_router(live.router)  # snapshot, task info, app list (the console's extras)
     install_openapi(app, REQUEST_MODELS)
+    install_console(app)
     return app

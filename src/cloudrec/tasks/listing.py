@@ -15,7 +15,7 @@ from cloudrec.api.times import format_time
 from cloudrec.context import AppContext
 from cloudrec.db.models import File, Task
 from cloudrec.errors import FileReadError
-from cloudrec.recorder.spec import TaskStatus
+from cloudrec.recorder.spec import TaskStatus, poster_name
 from cloudrec.storage.base import Storage
 from cloudrec.tasks.service import get_task
 
@@ -87,6 +87,7 @@ def list_tasks(
 class FileLink:
     file: File
     url: str
+    poster_url: str = ""  # signed like the file; "" when the file has no poster
 
 
 def file_links(
@@ -114,7 +115,14 @@ def file_links(
 
 def link_files(storage: Storage, ttl_s: int, rows: Sequence[File]) -> list[FileLink]:
     """Signed links of stored files, valid for `ttl_s` seconds."""
-    return [FileLink(f, storage.url(f.storage_key, f.name, ttl_s)) for f in rows]
+    return [
+        FileLink(
+            f,
+            storage.url(f.storage_key, f.name, ttl_s),
+            storage.url(f.poster_key, poster_name(f.name), ttl_s) if f.poster_key else "",
+        )
+        for f in rows
+    ]
 
 
 def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
@@ -125,6 +133,8 @@ def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
         "duration": round(link.file.duration, 3),
         "start_time": format_time(link.file.start_time, tz),
     }
+    if link.poster_url:
+        extent["poster"] = link.poster_url
     return {
         "url": link.url,
         "md5": link.file.md5,

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["files"])
 
-_MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg"}
+_MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg", ".jpg": "image/jpeg"}
 _BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
