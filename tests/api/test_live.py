@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
 from api.harness import LiveServer, Tenant, contract_json
 
 
-def snapshot_code(tenant: Tenant, **params: object) -> dict[str, object]:
+def snapshot_code(tenant: Tenant, **params: str) -> dict[str, Any]:
     r = tenant.client.get("/v1/record/snapshot", params={"app_id": tenant.app_id, **params})
     assert r.status_code == 200, r.text
     return contract_json(r)
