@@ -106,3 +106,20 @@ def test_app_list_has_the_developers_apps_only(tenant: Tenant, live_server: Live
         assert contract_json(anonymous.get("/v1/app/list"))["code"] == 6050030006
         r = anonymous.get("/v1/app/list", headers={"Authorization": "0" * 32})
         assert contract_json(r)["code"] == 6050030007
+
+
+def test_console_is_served_with_its_files_and_a_strict_policy(live_server: LiveServer) -> None:
+    with live_server.http() as http:
+        r = http.get("/console", follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"] == "/console/"
+        page = http.get("/console/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "connect-src 'self'" in csp and "object-src 'none'" in csp
+        for name in ("app.js", "api.js", "editor.js", "i18n.js", "console.css"):
+            assert f'"{name}"' in page.text
+            asset = http.get(f"/console/{name}")
+            assert asset.status_code == 200 and asset.content, name
+        font = http.get("/console/fonts/cjk.otf", headers={"Range": "bytes=0-3"})
+        assert font.status_code == 206 and font.content == b"OTTO"  # an OpenType (CFF) font
+        assert contract_json(http.get("/console/nosuch.js"))["code"] == 6050030003

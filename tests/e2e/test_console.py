@@ -160,6 +160,36 @@ def test_console_signs_in_follows_a_recording_edits_its_layout_and_plays_its_fil
     assert time.monotonic() - applied_at < 5
     page.click("#edit-toggle")
     page.screenshot(path=str(shots / "task-after-drag.png"), full_page=True)
+
+    # a caption typed in the page is drawn on the canvas (top right, empty since the drag)
+    page.click("#add-caption")
+    caption = page.locator("#caption-table tbody tr").last
+    caption.locator("[name=content]").fill("课堂 Hello")
+    caption.locator("[name=color]").fill("#00ff00")
+    caption.locator("[name=x]").fill("170")
+    caption.locator("[name=size]").fill("28")
+    page.click("#apply-captions")
+    wanted = [{"content": "课堂 Hello", "color": "#00FF00", "x": 170, "y": 10, "size": 28}]
+    wait_for(
+        lambda: tenant.get("/v1/record/task/info", record_id=record_id)["task"]["subtitle_list"] == wanted,
+        5,
+        "the captions were not applied",
+    )
+
+    def green_in_top_right() -> int:
+        region = stage_picture(page)[: int(60 * SCALE), int(165 * SCALE) :]
+        return int(((region[..., 1] > 180) & (region[..., 0] < 100) & (region[..., 2] < 100)).sum())
+
+    wait_for(lambda: green_in_top_right() > 200, 5, "the caption never showed in the snapshot")
+
+    # suspend and resume from the page; the status follows
+    page.click("#suspend")
+    expect(page.locator("#t-status")).to_have_text("recording (suspended)")
+    assert tenant.task(record_id)["paused"] is True
+    expect(page.locator("#resume")).to_be_enabled()
+    page.click("#resume")
+    expect(page.locator("#t-status")).to_have_text("recording")
+    assert tenant.task(record_id)["paused"] is False
     time.sleep(3.5)  # a whole segment of the new layout
 
     # finish from the page; it turns done live and lists the files with poster, size, md5, duration
