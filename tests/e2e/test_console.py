@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from api.harness import Tenant
+from api.harness import ServerFactory, Tenant
 from numpy.typing import NDArray
 from PIL import Image
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
@@ -118,6 +118,9 @@ def test_console_signs_in_follows_a_recording_edits_its_layout_and_plays_its_fil
         return close(colour_at(picture, 80, 45), RED) and close(colour_at(picture, 240, 135), BLUE)
 
     wait_for(shows_first_layout, 10, "the snapshot never showed red top-left and blue bottom-right")
+    streams = page.locator("#stream-table tbody tr")
+    expect(streams).to_have_count(4)  # the group's published streams: camera and audio of each user
+    expect(streams.first.locator("td").first).to_have_text("red")
     labels = page.locator("#tile-layer .tile")
     expect(labels.nth(0)).to_have_text("red")
     expect(labels.nth(1)).to_have_text("blue")
@@ -238,10 +241,14 @@ def test_console_signs_in_follows_a_recording_edits_its_layout_and_plays_its_fil
     )
 
 
-def test_console_filters_pages_switches_language_and_deletes(page: Page, tenant: Tenant) -> None:
+def test_console_filters_pages_switches_language_renews_its_token_and_deletes(
+    page: Page, server_factory: ServerFactory
+) -> None:
+    server = server_factory(access_token_ttl_s=30)  # its clock moves only when the test says so
+    tenant = server.tenant()
     seeded = [tenant.seed_task(6, group_id="archive") for _ in range(21)]
     failed = tenant.seed_task(-1, group_id="other")
-    sign_in(page, tenant)
+    sent = sign_in(page, tenant)
     rows = page.locator("#task-table tbody tr")
     expect(rows).to_have_count(20)  # a page
     expect(page.locator("#page-info")).to_contain_text("1 of 2 (22 tasks)")
@@ -266,8 +273,24 @@ def test_console_filters_pages_switches_language_and_deletes(page: Page, tenant:
     page.click("#lang")
     expect(page.locator("#sign-out")).to_have_text("Sign out")
 
-    # a done task without files: delete its record from its page
+    # the access_token times out: the page signs a new developer token with the key it kept and goes on
+    def token_requests() -> int:
+        return sum(1 for r in sent if "/access/token" in r.url)
+
+    assert token_requests() == 1
+    with page.expect_response("**/access/token", timeout=10000) as renewal:
+        server.clock.advance(31)
+    assert renewal.value.json()["code"] == 0
+    assert token_requests() == 2
+    page.click("#filter-form button[type=submit]")
+    expect(page.locator("#page-info")).to_contain_text("(0 tasks)")
+    expect(page.locator("#error")).to_be_hidden()
+    tenant = server.tenant_of(tenant.dev_id, tenant.dev_secret, tenant.app_id)  # ours timed out too
+
+    # a reload keeps the tab's session (the renewed access_token); a done task without files: delete
+    # its record from its page
     page.goto(f"{tenant.server.base_url}/console/#task?app={tenant.app_id}&id={seeded[0]}")
+    page.reload()
     expect(page.locator("#t-status")).to_have_text("done")
     expect(page.locator("#files")).to_be_visible()
     page.click("#delete-task")
