@@ -32,11 +32,12 @@ InfoQuery = Annotated[TaskInfoQuery, Depends(owned_query(TaskInfoQuery))]
 
 _JPEG: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "the composite as it is now (at most 1 s old); headers X-Snapshot-Time (Unix s) "
-        "and X-Snapshot-Tiles (JSON: [{user_id, x, y, w, h}] in canvas pixels, drawing order)",
+        "description": "image/jpeg: the composite as it is now (at most 1 s old); headers X-Snapshot-Time "
+        "(Unix s) and X-Snapshot-Tiles (JSON: [{user_id, x, y, w, h}] in canvas pixels, drawing order). "
+        "application/json: the contract's error",
+        "model": ErrorReply,  # business errors come with HTTP 200, as JSON
         "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
     },
-    "default": {"model": ErrorReply, "description": "the contract's JSON error (HTTP 200)"},
 }
 
 
