@@ -105,6 +105,7 @@ def test_outage_and_restart_lose_no_segment(
             assert f"cloudrec/{tenant.app_id}/{record_id}/{path.stem}.jpg" in in_bucket
             poster = httpx.get(json.loads(item["extent"])["poster"])
             assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"  # a JPEG
+            assert poster.headers["content-type"] == "image/jpeg"
         # Range works on the presigned URL
         url0 = tenant.get("/v1/record/file/download/url", record_id=record_id)["data_list"][0]["url"]
         r = httpx.get(url0, headers={"Range": "bytes=0-99"})

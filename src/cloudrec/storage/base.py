@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+# What stored files are, by extension: segments and their posters (served or stored with this type).
+MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg", ".jpg": "image/jpeg"}
+
+
+def media_type(key: str) -> str:
+    return MEDIA_TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
+
 
 class Storage(Protocol):
     def put(self, key: str, path: Path, md5: str) -> None:

@@ -12,6 +12,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cloudrec.storage.base import media_type
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -82,7 +84,11 @@ class S3Storage:
         size = path.stat().st_size
         try:
             self.client.upload_file(
-                str(path), self.bucket, obj, ExtraArgs={"Metadata": {"md5": md5}}, Config=self.transfer
+                str(path),
+                self.bucket,
+                obj,
+                ExtraArgs={"Metadata": {"md5": md5}, "ContentType": media_type(key)},  # what a browser plays
+                Config=self.transfer,
             )
             head = self.client.head_object(Bucket=self.bucket, Key=obj)
         except (BotoCoreError, ClientError) as exc:
