@@ -48,3 +48,15 @@ def test_a_recorder_that_is_gone_gets_no_wait() -> None:
     t0 = time.monotonic()
     assert cache.get(0, lambda cmd: False) is None
     assert time.monotonic() - t0 < 0.5
+
+
+def test_a_recorder_without_picture_answers_none_without_the_wait() -> None:
+    cache = SnapshotCache()
+
+    def send(cmd: Command) -> bool:
+        cache.put(Snapshot(jpeg=b"", at=time.time(), width=0))  # nothing composed yet
+        return True
+
+    t0 = time.monotonic()
+    assert cache.get(0, send) is None
+    assert time.monotonic() - t0 < 0.5

@@ -34,7 +34,7 @@ def test_snapshot_of_an_mp3_task_and_of_one_without_picture(tenant: Tenant) -> N
     t0 = time.monotonic()
     reply = snapshot_code(tenant, record_id=silent)
     assert reply["code"] == 6050030039 and "no picture" in str(reply["msg"]), reply
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 2  # the recorder says so at once: no wait for a picture
 
 
 @pytest.mark.parametrize("width", ["0", "15", "-1", "abc", "1.5", "1921", "321"])

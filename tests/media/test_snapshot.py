@@ -57,15 +57,17 @@ def test_nothing_is_encoded_while_nobody_asks_then_once_a_second_until_the_reque
     assert maker.until == {}  # forgotten: the recorder is back to a dict check per tick
 
 
-def test_no_picture_no_snapshot_and_a_new_width_gets_one_at_once() -> None:
+def test_no_picture_an_empty_answer_and_a_new_width_gets_one_at_once() -> None:
     events: list[Progress] = []
     now = [0.0]
     maker = SnapshotMaker(events.append, wall=lambda: now[0])
     maker.request(RequestSnapshot(until=10.0, width=0))
     maker.tick(None, [])
-    assert events == []
+    assert events == [Snapshot(jpeg=b"", at=0.0, width=0)]  # nothing composed: said at once
+    events.clear()
+    now[0] = 1.0
     maker.tick(solid((0, 0, 255)), [])
-    now[0] = 0.3
+    now[0] = 1.3
     maker.request(RequestSnapshot(until=10.0, width=64))
     maker.tick(solid((0, 0, 255)), [])
     assert [(s.width, Image.open(io.BytesIO(s.jpeg)).size) for s in events if isinstance(s, Snapshot)] == [

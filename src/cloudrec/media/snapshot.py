@@ -68,10 +68,11 @@ class SnapshotMaker:
             if now > until:
                 del self.until[width]
                 self.last.pop(width, None)
-            elif frame is not None and now - self.last.get(width, -math.inf) >= SNAPSHOT_INTERVAL_S:
+            elif now - self.last.get(width, -math.inf) >= SNAPSHOT_INTERVAL_S:
                 self.last[width] = now
                 try:
-                    data = jpeg(frame, width)
+                    # nothing composed yet: an empty answer, so that the watcher need not wait for one
+                    data = b"" if frame is None else jpeg(frame, width)
                 except Exception:  # a picture that cannot be encoded must not end the recording
                     log.exception("snapshot of width %d could not be encoded", width)
                     continue

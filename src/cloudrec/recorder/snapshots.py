@@ -34,7 +34,7 @@ class SnapshotCache:
 
     def get(self, width: int, send: Callable[[Command], bool]) -> Snapshot | None:
         """A snapshot at most MAX_AGE_S old, waiting up to WAIT_S for one; `send` delivers the request
-        to the recorder (False: it does not run). None when none came."""
+        to the recorder (False: it does not run). None when none came, or the recorder has no picture."""
         now = self.wall()
         with self._cv:
             ask = self._asked.get(width, 0.0) - now < ASK_AGAIN_S
@@ -50,7 +50,7 @@ class SnapshotCache:
                 shot = self._shots.get(width)
                 now = self.wall()
                 if shot is not None and now - shot.at <= MAX_AGE_S:
-                    return shot
+                    return shot if shot.jpeg else None
                 if now >= deadline:
                     return None
                 self._cv.wait(deadline - now)

@@ -252,7 +252,7 @@ class SnapshotTile:
 class Snapshot:
     """The composite as a JPEG (answers `RequestSnapshot`; the host keeps it, nothing stores it)."""
 
-    jpeg: bytes
+    jpeg: bytes  # b"": the recorder has composed no picture yet
     at: float  # Unix time the picture was encoded
     width: int  # as requested (0: the canvas's)
     tiles: tuple[SnapshotTile, ...] = ()
