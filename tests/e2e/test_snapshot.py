@@ -146,8 +146,12 @@ def test_snapshot_of_another_developers_task_is_refused(tenant: Tenant, publish:
         audio_list=[audio("one")],
     )
     assert reply["code"] == 0, reply
-    r = snapshot(tenant, record_id)
-    assert r.headers["content-type"] == "image/jpeg", r.text
+    deadline = time.monotonic() + 10
+    while (r := snapshot(tenant, record_id)).headers["content-type"] != "image/jpeg":
+        # until the source opened, the recorder says it has no picture yet
+        assert r.json()["code"] == 6050030039 and "no picture yet" in r.json()["msg"], r.json()
+        assert time.monotonic() < deadline, r.json()
+        time.sleep(0.2)
     other = tenant.server.tenant()
     r = other.client.get("/v1/record/snapshot", params={"app_id": tenant.app_id, "record_id": record_id})
     assert r.status_code == 200
