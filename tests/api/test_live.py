@@ -116,7 +116,7 @@ def test_console_is_served_with_its_files_and_a_strict_policy(live_server: LiveS
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         csp = page.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "connect-src 'self'" in csp and "object-src 'none'" in csp
-        for name in ("app.js", "api.js", "editor.js", "i18n.js", "console.css"):
+        for name in ("app.js", "api.js", "editor.js", "files.js", "i18n.js", "console.css"):
             assert f'"{name}"' in page.text
             asset = http.get(f"/console/{name}")
             assert asset.status_code == 200 and asset.content, name
