@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Developer entry point with nothing but Python 3.11 and pip: `python3 make.py serve|demo|test|lint`.
 
-Creates `.venv`, installs cloudrec (and for tests its dev tools, Node.js from PyPI and the test media
-server from npm), then runs the command.
+Creates `.venv`, installs cloudrec (and for tests its dev tools, Node.js from PyPI, the test media
+server from npm and Debian's chromium for the console's browser tests), then runs the command.
 """
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ def ensure_mediaserver() -> None:
         run(BIN / "npm", "ci", "--prefix", MEDIASERVER, "--no-audit", "--no-fund", env=env)
 
 
+def ensure_chromium() -> None:
+    """Debian's chromium for the console's browser tests (they skip, saying why, where it cannot be had)."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        print("chromium is missing and cannot be installed here (needs apt-get as root): browser tests skip")
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run("apt-get", "update", "-qq", env=env)
+    run("apt-get", "install", "-y", "-qq", "chromium", env=env)
+
+
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "help"
     rest = argv[1:]
@@ -61,6 +73,7 @@ def main(argv: list[str]) -> int:
     if cmd == "test":
         ensure_venv(dev=True)
         ensure_mediaserver()
+        ensure_chromium()
         return subprocess.run([str(BIN / "pytest"), *rest], cwd=ROOT, env=env).returncode
     print(__doc__)
     return 0 if cmd == "help" else 2

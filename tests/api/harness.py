@@ -36,7 +36,7 @@ from cloudrec.db.models import App, Developer, File, Task
 from cloudrec.db.session import normalise_url
 from cloudrec.errors import CapacityError
 from cloudrec.recorder.host import RecorderHost
-from cloudrec.recorder.spec import Command, SegmentClosed, SegmentInfo, StreamInfo, TaskSpec
+from cloudrec.recorder.spec import Command, SegmentClosed, SegmentInfo, Snapshot, StreamInfo, TaskSpec
 from cloudrec.server import build_app
 from cloudrec.tasks.naming import new_record_id
 
@@ -139,6 +139,9 @@ class SpyHost:
         with self._lock:
             self.group_changes.append((app_id, group_id, streams))
         self.inner.group_changed(app_id, group_id, streams)
+
+    def snapshot(self, record_id: str, width: int) -> Snapshot | None:
+        return self.inner.snapshot(record_id, width)
 
     def running(self) -> set[str]:
         return self.inner.running()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,12 +101,17 @@ def test_outage_and_restart_lose_no_segment(
         in_bucket = bucket_md5s(moto)
         for path, item in files:
             assert in_bucket[f"cloudrec/{tenant.app_id}/{record_id}/{path.name}"] == item["md5"]
+            # its poster too, also those of the segments closed during the outage (stored after the restart)
+            assert f"cloudrec/{tenant.app_id}/{record_id}/{path.stem}.jpg" in in_bucket
+            poster = httpx.get(json.loads(item["extent"])["poster"])
+            assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"  # a JPEG
+            assert poster.headers["content-type"] == "image/jpeg"
         # Range works on the presigned URL
         url0 = tenant.get("/v1/record/file/download/url", record_id=record_id)["data_list"][0]["url"]
         r = httpx.get(url0, headers={"Range": "bytes=0-99"})
         assert r.status_code == 206 and len(r.content) == 100
         # nothing is left behind locally once the store has everything
-        assert not list((data / "work" / record_id).glob("cls_*.mp4"))
+        assert not list((data / "work" / record_id).glob("cls_*.*"))
         # the delete API deletes from the store too
         reply = tenant.call("/v1/record/file", mode=1, record_list=[record_id])
         assert reply["code"] == 0, reply

@@ -221,7 +221,10 @@ def test_segments_rotate_and_each_plays_alone(server: StreamServer, tmp_path: Pa
     assert [s.index for s in segments] == list(range(1, len(segments) + 1))
     assert [s.name for s in segments] == [f"class1_{i:04d}.mp4" for i in range(1, len(segments) + 1)]
     assert len(segments) == 4
-    assert sorted(os.listdir(tmp_path)) == [s.name for s in segments]
+    # each segment with its poster beside it (the middle picture, see test_snapshot)
+    names = sorted([s.name for s in segments] + [f"class1_{s.index:04d}.jpg" for s in segments])
+    assert sorted(os.listdir(tmp_path)) == names
+    assert [s.poster for s in segments] == [str(tmp_path / f"class1_{s.index:04d}.jpg") for s in segments]
     total = 0.0
     for seg in segments:
         data = Path(seg.path).read_bytes()

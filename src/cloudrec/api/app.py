@@ -11,9 +11,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudrec import __version__, metrics
 from cloudrec.api import errors
+from cloudrec.api.console import install_console
 from cloudrec.api.deps import new_request_slots
 from cloudrec.api.openapi import install_openapi
-from cloudrec.api.routes import access, callbacks, discovery, download, files, groups, health, record
+from cloudrec.api.routes import access, callbacks, discovery, download, files, groups, health, live, record
 from cloudrec.api.schemas import (
     CallbackRequest,
     DeleteRequest,
@@ -107,7 +108,8 @@ def create_app(ctx: AppContext) -> FastAPI:
             max_age=CORS_MAX_AGE_S,
         )
     app.add_middleware(RequestLog)
-    for module in (access, record, files, groups, download, callbacks, discovery, health):
+    for module in (access, record, files, groups, download, callbacks, discovery, health, live):
         app.include_router(module.router)
     install_openapi(app, REQUEST_MODELS)
+    install_console(app)
     return app

@@ -114,6 +114,7 @@ class File(Base):
     start_time: Mapped[float] = mapped_column(Float)
     stored: Mapped[bool] = mapped_column(Boolean, default=False)  # storage confirmed
     local_path: Mapped[str] = mapped_column(Text, default="")  # the only copy until `stored`
+    poster_key: Mapped[str] = mapped_column(String(1024), default="")  # its poster JPEG ("" = none)
 
 
 class GroupStream(Base):

@@ -15,6 +15,7 @@ from cloudrec.media.encoder import even
 from cloudrec.media.mixer import mix
 from cloudrec.media.segmenter import OutputFormat, Segmenter, tick_samples
 from cloudrec.media.selection import Selection, select
+from cloudrec.media.snapshot import SnapshotMaker, add_poster
 from cloudrec.media.source import Source
 from cloudrec.recorder.spec import (
     Caption,
@@ -26,6 +27,7 @@ from cloudrec.recorder.spec import (
     Layout,
     MediaType,
     Progress,
+    RequestSnapshot,
     Resume,
     SegmentClosed,
     SegmentInfo,
@@ -81,6 +83,7 @@ class _Recording:
         self.seen_media: dict[str, int] = {}
         self.compositor = None if self.audio_only else Compositor(self.width, self.height)
         self.last_frame: VideoFrame | None = None  # the compositor's last picture
+        self.snapshots = SnapshotMaker(emit)  # live view: JPEGs of last_frame while someone watches
         self.segmenter: Segmenter | None = None
         self.tick = 0  # the next output tick: media time is tick / fps
         self.dropped = 0
@@ -240,6 +243,9 @@ class _Recording:
 
     def handle(self, command: Command, now: float) -> None:
         """Apply a command (a Finish sets the end of the timeline)."""
+        if isinstance(command, RequestSnapshot):  # watching is no activity (timeout rule), nor logged
+            self.snapshots.request(command)
+            return
         self.last_activity = now
         log.info("command %s", type(command).__name__)
         if isinstance(command, Finish):
@@ -292,7 +298,8 @@ class _Recording:
             variable_frame_rate=spec.variable_frame_rate,
         )
         segment_ticks = max(1, round(spec.segment_seconds * self.fps))
-        self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks)
+        posters = None if self.audio_only else add_poster
+        self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks, after_close=posters)
         self.emit(Started(at=time.time() - (self.clock.now() - self.tick_time(0))))
         log.info("recording started")
 
@@ -345,6 +352,7 @@ class _Recording:
         self.emit(SegmentClosed(info))
 
     def _periodic(self, now: float) -> None:
+        self.snapshots.tick(self.last_frame, self.selection.tiles)
         if self.segmenter is not None:
             for info in self.segmenter.collect():
                 self._emit_closed(info)

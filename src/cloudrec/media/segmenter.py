@@ -160,8 +160,16 @@ class Segmenter:
     never overwrites a file).
     """
 
-    def __init__(self, fmt: OutputFormat, work_dir: str, file_name: str, segment_ticks: int) -> None:
+    def __init__(
+        self,
+        fmt: OutputFormat,
+        work_dir: str,
+        file_name: str,
+        segment_ticks: int,
+        after_close: Callable[[SegmentInfo], SegmentInfo] | None = None,
+    ) -> None:
         self.fmt = fmt
+        self.after_close = after_close  # runs on the worker thread too, on each closed segment (posters)
         self.work_dir = work_dir
         self.file_name = file_name
         self.segment_ticks = max(1, segment_ticks)
@@ -200,8 +208,12 @@ class Segmenter:
         close it on the worker thread."""
         assert self._current is not None
         self._current.seal()
-        self._closing.append(self._closer.submit(self._current.close))
+        self._closing.append(self._closer.submit(self._finish, self._current))
         self._current = None
+
+    def _finish(self, segment: _Segment) -> SegmentInfo:
+        info = segment.close()
+        return info if self.after_close is None else self.after_close(info)
 
     def collect(self) -> list[SegmentInfo]:
         """Segments closed since the last call, in order (raises if closing one failed)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cloudrec.recorder.spec import Command, Progress, StreamInfo, TaskSpec
+from cloudrec.recorder.spec import Command, Progress, Snapshot, StreamInfo, TaskSpec
 
 
 class ProgressSink(Protocol):
@@ -37,6 +37,11 @@ class RecorderHost(Protocol):
 
     def group_changed(self, app_id: str, group_id: str, streams: tuple[StreamInfo, ...]) -> None:
         """The published streams of a group changed: tell the group's running tasks (full list)."""
+        ...
+
+    def snapshot(self, record_id: str, width: int) -> Snapshot | None:
+        """The task's composite now (at most 1 s old; `width` 0: the canvas's), asking its recorder
+        for pictures while someone watches; None when the task does not run here or has no picture."""
         ...
 
     def running(self) -> set[str]:

@@ -15,6 +15,7 @@ from cloudrec.config import Settings
 from cloudrec.errors import CapacityError
 from cloudrec.recorder import process as recorder_process
 from cloudrec.recorder.host import ProgressSink
+from cloudrec.recorder.snapshots import SnapshotCache
 from cloudrec.recorder.spec import (
     Command,
     Failed,
@@ -22,6 +23,7 @@ from cloudrec.recorder.spec import (
     SegmentClosed,
     SegmentInfo,
     SetStreams,
+    Snapshot,
     StreamInfo,
     TaskSpec,
 )
@@ -43,6 +45,7 @@ class _Running:
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     closed_segments: list[str] = field(default_factory=list)
     ended: bool = False  # Finished or Failed received
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)  # live view, kept in memory only
 
 
 class LocalRecorderHost:
@@ -162,6 +165,13 @@ class LocalRecorderHost:
         for rid in ids:
             self.command(rid, SetStreams(streams))
 
+    def snapshot(self, record_id: str, width: int) -> Snapshot | None:
+        with self._lock:
+            run = self._tasks.get(record_id)
+        if run is None or run.ended:
+            return None
+        return run.snapshots.get(width, lambda cmd: self.command(record_id, cmd))
+
     def running(self) -> set[str]:
         with self._lock:
             return set(self._tasks)
@@ -224,6 +234,9 @@ class LocalRecorderHost:
                 event = run.conn.recv()
             except (EOFError, OSError):
                 return
+            if isinstance(event, Snapshot):
+                run.snapshots.put(event)
+                continue
             if isinstance(event, SegmentClosed):
                 run.closed_segments.append(event.segment.name)
             if isinstance(event, (Finished, Failed)):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +25,7 @@ from cloudrec.recorder.spec import (
     Started,
     Stats,
     TaskStatus,
+    poster_name,
 )
 from cloudrec.storage.base import Storage
 from cloudrec.storage.uploader import Uploader
@@ -73,10 +76,12 @@ class DbProgressSink:
         """Submit every file that the store has not confirmed yet (after a restart); how many."""
         with self.sessions() as s:
             rows = s.execute(
-                select(File.id, File.storage_key, File.local_path, File.md5).where(File.stored.is_(False))
+                select(File.id, File.storage_key, File.local_path, File.md5, File.poster_key).where(
+                    File.stored.is_(False)
+                )
             ).all()
-        for file_id, key, path, md5 in rows:
-            self.uploader.submit(file_id, key, path, md5)
+        for file_id, key, path, md5, poster_key in rows:
+            self.uploader.submit(file_id, key, path, md5, self._poster(poster_key, path))
         return len(rows)
 
     def handle(self, record_id: str, event: Progress) -> None:
@@ -171,6 +176,14 @@ class DbProgressSink:
             s.scalar(select(func.count(File.id)).where(File.task_id == task_id, File.stored.is_(False))) or 0
         )
 
+    @staticmethod
+    def _poster(poster_key: str, path: str) -> tuple[tuple[str, str, str], ...]:
+        """The poster waiting for its upload beside the segment at `path`, if any (after a restart)."""
+        local = Path(path).with_name(poster_name(Path(path).name))
+        if not poster_key or not local.is_file():
+            return ()
+        return ((poster_key, str(local), hashlib.md5(local.read_bytes()).hexdigest()),)
+
     def _store_segment(self, record_id: str, seg: SegmentInfo) -> None:
         with self.sessions.begin() as s:
             task = s.scalar(select(Task).where(Task.record_id == record_id))
@@ -180,6 +193,7 @@ class DbProgressSink:
             if s.scalar(select(File.id).where(File.task_id == task.id, File.index == seg.index)) is not None:
                 return
             key = storage_key(task.app_id, record_id, seg.name)
+            poster_key = storage_key(task.app_id, record_id, poster_name(seg.name)) if seg.poster else ""
             row = File(
                 task_id=task.id,
                 index=seg.index,
@@ -191,12 +205,14 @@ class DbProgressSink:
                 start_time=seg.start_time,
                 stored=False,
                 local_path=seg.path,
+                poster_key=poster_key,
             )
             s.add(row)
             task.file_size += seg.size
             s.flush()
             file_id = row.id
-        self.uploader.submit(file_id, key, seg.path, seg.md5)
+        poster = ((poster_key, seg.poster, seg.poster_md5),) if poster_key else ()
+        self.uploader.submit(file_id, key, seg.path, seg.md5, poster)
 
     def _mark_stored(self, file_id: int) -> None:
         with self.sessions.begin() as s:

@@ -199,7 +199,15 @@ class Finish:
     at: float | None = None
 
 
-Command = SetLayout | SetCaptions | SetStreams | Suspend | Resume | Finish
+@dataclass(frozen=True)
+class RequestSnapshot:
+    """Send a `Snapshot` of the composite about once a second until Unix time `until` (live view)."""
+
+    until: float
+    width: int = 0  # picture width in pixels, height keeping the canvas's aspect (0: the canvas's)
+
+
+Command = SetLayout | SetCaptions | SetStreams | Suspend | Resume | Finish | RequestSnapshot
 
 
 # ---- progress: recorder process -> control plane --------------------------------------------
@@ -216,6 +224,14 @@ class SegmentInfo:
     md5: str
     duration: float  # seconds of media
     start_time: float  # Unix time the segment's first frame was recorded
+    poster: str = ""  # a JPEG of the segment's middle picture next to `path` ("" = none)
+    poster_md5: str = ""
+
+
+def poster_name(segment_name: str) -> str:
+    """The poster's file name (and storage key's last part) of a segment: `<name>.jpg`, beside it."""
+    stem, dot, _ext = segment_name.rpartition(".")
+    return f"{stem if dot else segment_name}.jpg"
 
 
 @dataclass(frozen=True)
@@ -255,4 +271,25 @@ class Failed:
     reason: str
 
 
-Progress = Started | Stats | SegmentClosed | Finished | Failed
+@dataclass(frozen=True)
+class SnapshotTile:
+    """Where a tile of a snapshot's picture is (canvas pixels) and whose media it shows."""
+
+    label: str  # the user id
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The composite as a JPEG (answers `RequestSnapshot`; the host keeps it, nothing stores it)."""
+
+    jpeg: bytes  # b"": the recorder has composed no picture yet
+    at: float  # Unix time the picture was encoded
+    width: int  # as requested (0: the canvas's)
+    tiles: tuple[SnapshotTile, ...] = ()
+
+
+Progress = Started | Stats | SegmentClosed | Finished | Failed | Snapshot

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-# The media type of a recorded file by its extension (what a browser needs to play it).
-MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg"}
+# What stored files are, by extension: segments and their posters (served or stored with this type).
+MEDIA_TYPES = {".mp4": "video/mp4", ".mp3": "audio/mpeg", ".jpg": "image/jpeg"}
+
+
+def media_type(key: str) -> str:
+    return MEDIA_TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
 
 
 class Storage(Protocol):

@@ -12,7 +12,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloudrec.storage.base import MEDIA_TYPES
+from cloudrec.storage.base import media_type
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,7 +84,11 @@ class S3Storage:
         size = path.stat().st_size
         try:
             self.client.upload_file(
-                str(path), self.bucket, obj, ExtraArgs={"Metadata": {"md5": md5}}, Config=self.transfer
+                str(path),
+                self.bucket,
+                obj,
+                ExtraArgs={"Metadata": {"md5": md5}, "ContentType": media_type(key)},  # what a browser plays
+                Config=self.transfer,
             )
             head = self.client.head_object(Bucket=self.bucket, Key=obj)
         except (BotoCoreError, ClientError) as exc:
@@ -104,9 +108,7 @@ class S3Storage:
             "ResponseContentDisposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
         }
         if inline:  # whatever type the object was stored with, a browser needs this one to play it
-            params["ResponseContentType"] = MEDIA_TYPES.get(
-                Path(filename).suffix.lower(), "application/octet-stream"
-            )
+            params["ResponseContentType"] = media_type(filename)
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_s)
 
     def delete(self, key: str) -> None:

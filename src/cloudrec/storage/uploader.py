@@ -14,9 +14,15 @@ from cloudrec.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
+_Objects = tuple[tuple[str, str, str], ...]  # (key, local path, md5) of each object
+
 
 class Uploader:
     """One worker thread; `submit(file_id, key, path, md5)`; `on_stored(file_id)` once confirmed.
+
+    `before` objects (a segment's poster) are stored first, in the same job: a confirmed file has its
+    poster stored too. One whose local copy is gone was stored by an earlier try (stores remove the
+    local copy only once they confirmed it).
 
     A failed upload is tried again after 1, 2, 4 … seconds (at most `max_backoff_s`), for ever: the local
     copy is the only one until the store confirms, so giving up would lose the recording."""
@@ -32,16 +38,16 @@ class Uploader:
         self.on_stored = on_stored
         self.max_backoff_s = max_backoff_s
         self.first_backoff_s = first_backoff_s
-        self._heap: list[tuple[float, int, str, str, str, float]] = []
+        self._heap: list[tuple[float, int, str, str, str, float, _Objects]] = []
         self._cv = threading.Condition()
         self._busy = 0
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
         self._thread.start()
 
-    def submit(self, file_id: int, key: str, path: str, md5: str) -> None:
+    def submit(self, file_id: int, key: str, path: str, md5: str, before: _Objects = ()) -> None:
         with self._cv:
-            heapq.heappush(self._heap, (0.0, file_id, key, path, md5, self.first_backoff_s))
+            heapq.heappush(self._heap, (0.0, file_id, key, path, md5, self.first_backoff_s, before))
             self._cv.notify()
 
     def pending(self) -> int:
@@ -71,11 +77,14 @@ class Uploader:
                     self._cv.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
                 if self._closing:
                     return
-                _, file_id, key, path, md5, backoff = heapq.heappop(self._heap)
+                _, file_id, key, path, md5, backoff, before = heapq.heappop(self._heap)
                 self._busy += 1
             ok = False
             started = time.perf_counter()
             try:
+                for extra_key, extra_path, extra_md5 in before:
+                    if Path(extra_path).exists():
+                        self.storage.put(extra_key, Path(extra_path), extra_md5)
                 self.storage.put(key, Path(path), md5)
                 ok = True
             except Exception as exc:  # noqa: BLE001 - any failure: keep the local copy, try again
@@ -96,6 +105,7 @@ class Uploader:
                             path,
                             md5,
                             min(backoff * 2, self.max_backoff_s),
+                            before,
                         ),
                     )
                 self._cv.notify_all()

@@ -43,6 +43,8 @@ def delete_records(ctx: AppContext, session: Session, app_id: str, record_ids: l
             continue
         for f in session.scalars(select(File).where(File.task_id == task.id)).all():
             ctx.storage.delete(f.storage_key)
+            if f.poster_key:
+                ctx.storage.delete(f.poster_key)
             if f.local_path:  # a copy still waiting for its upload
                 Path(f.local_path).unlink(missing_ok=True)
         # Segments a failed recorder left in its work directory are files of the task too.

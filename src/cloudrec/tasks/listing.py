@@ -15,7 +15,7 @@ from cloudrec.api.times import format_time
 from cloudrec.context import AppContext
 from cloudrec.db.models import File, Task
 from cloudrec.errors import FileReadError
-from cloudrec.recorder.spec import TaskStatus
+from cloudrec.recorder.spec import TaskStatus, poster_name
 from cloudrec.storage.base import Storage
 from cloudrec.tasks.service import get_task
 
@@ -103,6 +103,7 @@ class FileLink:
     file: File
     url: str
     play_url: str  # the same file served for a browser to play (inline)
+    poster_url: str = ""  # signed like the file; "" when the file has no poster
 
 
 def file_links(
@@ -135,6 +136,7 @@ def link_files(storage: Storage, ttl_s: int, rows: Sequence[File]) -> list[FileL
             f,
             storage.url(f.storage_key, f.name, ttl_s),
             storage.url(f.storage_key, f.name, ttl_s, inline=True),
+            storage.url(f.poster_key, poster_name(f.name), ttl_s) if f.poster_key else "",
         )
         for f in rows
     ]
@@ -148,6 +150,8 @@ def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
         "duration": round(link.file.duration, 3),
         "start_time": format_time(link.file.start_time, tz),
     }
+    if link.poster_url:
+        extent["poster"] = link.poster_url
     return {
         "url": link.url,
         "md5": link.file.md5,

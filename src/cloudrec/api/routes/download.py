@@ -13,7 +13,7 @@ from cloudrec.api.errors import error_response
 from cloudrec.api.ranges import CheckedRangeFileResponse
 from cloudrec.api.schemas import ErrorReply
 from cloudrec.errors import Code
-from cloudrec.storage.base import MEDIA_TYPES
+from cloudrec.storage.base import MEDIA_TYPES, media_type
 from cloudrec.storage.local import LocalStorage
 from cloudrec.storage.signing import verify
 
@@ -21,14 +21,13 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["files"])
 
-_MEDIA_TYPES = MEDIA_TYPES
 _BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "the file",
-        "content": {m: _BINARY for m in (*_MEDIA_TYPES.values(), "application/octet-stream")},
+        "content": {m: _BINARY for m in (*MEDIA_TYPES.values(), "application/octet-stream")},
     },
-    206: {"description": "the requested byte range", "content": {m: _BINARY for m in _MEDIA_TYPES.values()}},
+    206: {"description": "the requested byte range", "content": {m: _BINARY for m in MEDIA_TYPES.values()}},
     403: {"model": ErrorReply, "description": "the link is tampered with or expired"},
     404: {"model": ErrorReply, "description": "no such file"},
     416: {
@@ -69,7 +68,6 @@ def download(
         return error_response(Code.AUTH_FAILED, "invalid download link", 403, request=request)
     if not path.is_file():
         return error_response(Code.FILE_READ, "file not found (deleted?)", 404, request=request)
-    media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
     return CheckedRangeFileResponse(
-        path, media_type=media_type, filename=path.name, content_disposition_type="inline"
+        path, media_type=media_type(path.name), filename=path.name, content_disposition_type="inline"
     )
