@@ -74,7 +74,7 @@ def build_spec(job: dict[str, Any]) -> TaskSpec:
         streams=streams,
         x264_preset=job["preset"],
         x264_crf=job["crf"],
-        variable_frame_rate=job.get("vfr", True),
+        variable_frame_rate=job.get("vfr", False),
         open_timeout_seconds=10.0,
         read_timeout_seconds=10.0,
     )
@@ -122,6 +122,7 @@ def main() -> int:
         "segment_lags": lags,
         "segments": [e.segment.path for e in events if isinstance(e, SegmentClosed)],
         "ok": finished is not None,
+        "maxrss_mib": r1.ru_maxrss / 1024,  # the recorder process's peak resident memory (Linux: KiB)
         "events": [type(e).__name__ for e in events if type(e).__name__ != "Stats"],
     }
     print(json.dumps(result))

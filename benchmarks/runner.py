@@ -109,6 +109,7 @@ def _run_child(job: dict[str, Any], work: Path, preset: str) -> Run:
             "segments": len(segments),
             "skipped": result["skipped"],
             "segment_lags": result["segment_lags"],
+            "maxrss_mib": result["maxrss_mib"],
         },
     )
 
@@ -124,7 +125,7 @@ def run_cloudrec(
     fps: int = 30,
     crf: int = 23,
     segment_seconds: float = 3600.0,
-    vfr: bool = True,
+    vfr: bool = False,
 ) -> Run:
     """Record `seconds` of media with cloudrec's pipeline in a child process (`segment_seconds` long
     files; `vfr`: cloudrec's variable frame rate, else every tick encoded)."""
@@ -156,7 +157,7 @@ def run_cloudrec_layout(
     audio: list[int] | None = None,
     fps: int = 30,
     crf: int = 23,
-    vfr: bool = True,
+    vfr: bool = False,
 ) -> Run:
     """Record `seconds` of an MP4 with cloudrec's pipeline in a child process, with an explicit manual
     layout: `tiles` on a `canvas` (width, height), the audio of the inputs `audio` (default all) mixed.

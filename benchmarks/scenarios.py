@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,8 @@ class Context:
 
 
 def _run_row(scenario: str, run: Run, note: str = "") -> Row:
+    if "maxrss_mib" in run.extra:  # a cloudrec recorder process
+        note = "; ".join(filter(None, [note, f"recorder peak RSS {run.extra['maxrss_mib']:.0f} MiB"]))
     return Row(
         scenario,
         run.engine,
@@ -443,6 +446,30 @@ def scenario_6(ctx: Context) -> list[Row]:
     return control(ctx)
 
 
+def scenario_7(ctx: Context) -> list[Row]:
+    """Start request -> first picture, publish -> first picture, against a live media server."""
+    from benchmarks.start import measure, summary
+
+    starts, joins = (3, 2) if ctx.quick else (20, 10)
+    figures = measure(ctx.work("s7"), starts, joins)
+    rows = []
+    for key, label in (
+        ("auto", "7: init -> first picture (auto)"),
+        ("manual", "7: set/layout -> first picture (manual)"),
+        ("join", "7: publish -> first picture (running)"),
+    ):
+        values = sorted(figures[key])
+        rows.append(
+            Row(label, "cloudrec serve", "veryfast", statistics.median(values), "s (file time, p50)",
+                note=f"{summary(values)} over {len(values)}")
+        )  # fmt: skip
+    ctx.notes.append(
+        "scenario 7: node-media-server (its cached GOP) and publishers from tests/support, 320x180@15 "
+        "auto or manual tasks of 1.5 s; the first start of each kind right after the server started"
+    )
+    return rows
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -451,6 +478,7 @@ SCENARIOS = {
     "4b": scenario_4b,
     "5": scenario_5,
     "6": scenario_6,
+    "7": scenario_7,
 }
 
 

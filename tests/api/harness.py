@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import psycopg
 import uvicorn
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from cloudrec.auth import generate_token
 from cloudrec.clock import ManualClock
@@ -260,17 +260,25 @@ class Tenant:
             time.sleep(0.05)
 
     def finished(self, **fields: Any) -> str:
-        """A task its recorder has finished (status 6): a manual one, started and finished at once."""
-        record_id = self.start_manual(**fields)
+        """A task its recorder has finished (status 6) without a file of its own: a manual one, finished
+        before its first layout (a layout starts its timeline, and a file)."""
+        record_id = self.init(**fields)
         reply = self.call("/v1/record/finish", record_id=record_id)
         assert reply["code"] == 0, reply
         self.wait_status(record_id, 6)
         return record_id
 
-    def add_segments(self, record_id: str, count: int, size: int = 2000, first: int = 1) -> list[bytes]:
-        """Segment files reported through the server's progress sink, as a recorder reports them."""
+    def add_segments(
+        self, record_id: str, count: int, size: int = 2000, first: int | None = None
+    ) -> list[bytes]:
+        """Segment files reported through the server's progress sink, as a recorder reports them
+        (numbered from `first`, by default after the files the task's recorder wrote itself)."""
         sink = self.server.host.sink
         name = self.row(record_id).file_name
+        if first is None:
+            with self.server.ctx.sessions() as s:
+                task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
+                first = 1 + (s.scalar(select(func.max(File.index)).where(File.task_id == task_id)) or 0)
         work = self.server.settings.work_dir / record_id
         work.mkdir(parents=True, exist_ok=True)
         contents = []

@@ -219,7 +219,10 @@ def test_webhook_receiver_on_loopback_receives_nothing(strict_server: LiveServer
             s.execute(
                 update(App)
                 .where(App.app_id == tenant.app_id)
-                .values(callback_url=receiver.url, callback_secret="s" * 32)
+                .values(
+                    callback_url=receiver.url,
+                    callback_secret=server.settings.secret_box.seal("callback", tenant.app_id, "s" * 32),
+                )
             )
         record_id = tenant.seed_task(2, start_time=None, group_id="room")
         server.host.sink.handle(record_id, Started(server.clock.time()))

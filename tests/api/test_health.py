@@ -246,7 +246,12 @@ def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
 def test_webhook_backlog_grows_while_the_receiver_fails_and_drains(
     server_factory: ServerFactory, receiver: tuple[str, type[_Receiver]]
 ) -> None:
-    server = server_factory(min_free_disk_mb=1, callback_retry_first_s=0.2, callback_retry_max_s=0.4)
+    server = server_factory(
+        min_free_disk_mb=1,
+        callback_retry_first_s=0.2,
+        callback_retry_max_s=0.4,
+        egress_webhook_allow_networks=["127.0.0.0/8"],  # the receiver listens on loopback
+    )
     tenant = server.tenant()
     url, handler = receiver
     assert tenant.call("/v1/app/callback", url=url)["code"] == 0

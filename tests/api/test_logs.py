@@ -21,6 +21,7 @@ from api.harness import LIVE_SERVER_SETTINGS, LiveServer, ServerFactory, Tenant
 from api.test_callbacks import FAST_RETRIES, Receiver, wait_for
 from api.test_egress import Listener
 from cloudrec.auth import generate_token
+from cloudrec.config import Settings
 from cloudrec.db.models import App, Developer
 from cloudrec.db.session import make_engine, make_sessionmaker
 from cloudrec.logsafe import clean
@@ -119,7 +120,11 @@ class ServeProcess:
         )
         sessions = make_sessionmaker(make_engine(f"sqlite:///{(self.data_dir / 'cloudrec.db').resolve()}"))
         with sessions.begin() as s:
-            s.add(Developer(dev_id=dev_id, secret=secret, name="t", created_at=time.time()))
+            settings = Settings(data_dir=self.data_dir)
+            settings.prepare()  # reads the server's keys in its data dir
+            box = settings.secret_box
+            sealed = box.seal("developer", dev_id, secret)
+            s.add(Developer(dev_id=dev_id, secret=sealed, name="t", created_at=time.time()))
             s.flush()  # the app refers to the developer
             s.add(App(app_id=app_id, dev_id=dev_id, name="t", created_at=time.time()))
         auth = f"{dev_id}.{generate_token(dev_id, secret, 3600)}"
