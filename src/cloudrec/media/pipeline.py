@@ -97,7 +97,7 @@ class _Recording:
         self.base = now
         self.base_tick = 0
         self.hold_until: float | None = None  # the start waits for its sources until then
-        self.no_skip_until = now  # ticks of the start's catch-up are all drawn
+        self.held = 0.0  # how long the start waited for its sources: the catch-up may be that late
         self.pause_at: float | None = None  # suspended: no tick from this time on
         self.end_at: float | None = None  # finishing: the last tick is the one before this time
         self.changes: list[tuple[float, Callable[[], None]]] = []  # (clock time, change), in order
@@ -375,7 +375,7 @@ class _Recording:
             return None
         if self.hold_until is not None:  # the start waits for its sources, a little
             if self._sources_ready() or self.clock.now() >= self.hold_until:
-                self.no_skip_until = self.clock.now()
+                self.held = max(0.0, self.clock.now() - self.latency - self.tick_time(self.tick))
                 self.hold_until = None
             else:
                 return self.clock.now() + HOLD_POLL_SECONDS
@@ -428,15 +428,17 @@ class _Recording:
             if due is None or due > now:
                 continue
             late = now - due
-            if late > MAX_CATCH_UP_SECONDS and self.tick_time(self.tick) >= self.no_skip_until:
+            if self.held and late <= self.held:
+                late = 0.0  # the start's catch-up: every picture is drawn
+            else:
+                self.held = 0.0  # caught up (or further behind than the start's wait)
+            if late > MAX_CATCH_UP_SECONDS:
                 # the process was stalled (not just slow): the timeline resumes without filling the gap
                 log.warning("stalled for %.1f s: output resumes without filling the gap", late)
                 self.base, self.base_tick = now - self.latency, self.tick
                 late = 0.0
             excess = late - PICTURE_SLACK_SECONDS
             skip = int(excess / self.period) if excess >= self.period else 0
-            if self.tick_time(self.tick) < self.no_skip_until:
-                skip = 0  # the start's catch-up: every picture is drawn
             for _ in range(skip):  # far behind: keep the timeline, the last picture stands in
                 self._write_tick(with_video=False)
             self.dropped += skip

@@ -141,7 +141,8 @@ class Source:
         self.want_audio = want_audio
         self.keep_seconds = keep_seconds
         self.keep_from = float("-inf")  # set by the recorder: no frame due before it is asked for again
-        self.audio = JitterBuffer()
+        # room for an opening burst (see `_Pacer`) plus the recorder's wait for its other sources
+        self.audio = JitterBuffer(cap=MAX_BACKDATE_SECONDS + 1.5)
         self._now = now
         self._open_timeout = open_timeout
         self._read_timeout = read_timeout
