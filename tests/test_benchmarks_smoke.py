@@ -42,7 +42,7 @@ def test_quick_run_of_every_scenario(tmp_path: Path) -> None:
             "benchmarks",
             "--quick",
             "--scenarios",
-            "1,3,4,4b,5,6",
+            "1,3,4,4b,5,6,7",
             "--out",
             str(tmp_path),
         ],
@@ -50,7 +50,7 @@ def test_quick_run_of_every_scenario(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
@@ -60,4 +60,6 @@ def test_quick_run_of_every_scenario(tmp_path: Path) -> None:
     assert 0 < rows[("4b", "cloudrec", "CPU-s / output s")] < 20
     assert 0 < rows[("5", "cloudrec serve", "s (finish -> status 6)")] < 30
     assert any(key[0] == "6" and value > 0 for key, value in rows.items())
+    starts = [v for (n, _, unit), v in rows.items() if n == "7" and unit.startswith("s (file time")]
+    assert len(starts) == 3 and all(0 <= v < 1.5 for v in starts), starts
     assert not [n for n in report["notes"] if "FAILED" in n]

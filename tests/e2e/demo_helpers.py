@@ -78,7 +78,7 @@ def demo_tenant(server: LiveServer) -> Tenant:
     with server.ctx.sessions() as s:
         secret = s.scalar(select(Developer.secret).where(Developer.dev_id == "demo"))
     assert secret is not None, "the demo made no developer"
-    return server.tenant_of("demo", secret, "demo")
+    return server.tenant_of("demo", server.settings.secret_box.open("developer", "demo", secret), "demo")
 
 
 def port_closed(port: int) -> bool:

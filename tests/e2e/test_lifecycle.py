@@ -74,6 +74,8 @@ def test_flash_and_beep_stay_in_sync(tenant: Tenant, publish: PublishFn, tmp_pat
     assert len(flashes) >= 3, flashes
     assert len(beeps) >= 3, beeps
     for f in flashes[1:]:
+        if f > cap.audio_seconds - 0.15:
+            break  # its beep is past the audio read
         nearest = min(beeps, key=lambda b: abs(b - f))
         assert abs(nearest - f) <= 1 / 15 + 0.005, (f, nearest)
 

@@ -16,6 +16,7 @@ from cloudrec.config import Settings
 from cloudrec.db.models import App, Developer
 from cloudrec.db.session import make_engine, make_sessionmaker
 from cloudrec.demo.client import SAME_DATABASE, DemoError
+from cloudrec.secretbox import SecretBoxError
 
 DEMO_DEV_ID = "demo"
 DEMO_APP_ID = "demo"
@@ -51,6 +52,8 @@ def demo_tenant(settings: Settings) -> DemoTenant:
     path = _sqlite_file(settings)
     if path is not None and not path.exists():
         raise DemoError(f"no cloudrec database at {path}", "start the server first, or " + SAME_DATABASE)
+    settings.prepare()  # the server's keys: the demo developer's secret is stored sealed, as the CLI does
+    box = settings.secret_box
     engine = make_engine(settings.db_url)
     try:
         if not inspect(engine).has_table(Developer.__tablename__):
@@ -59,14 +62,23 @@ def demo_tenant(settings: Settings) -> DemoTenant:
             created = False
             dev = s.get(Developer, DEMO_DEV_ID)
             if dev is None:
+                secret = secrets.token_hex(24)
                 dev = Developer(
                     dev_id=DEMO_DEV_ID,
-                    secret=secrets.token_hex(24),
+                    secret=box.seal("developer", DEMO_DEV_ID, secret),
                     name=DEMO_LABEL,
                     created_at=SystemClock().time(),
                 )
                 s.add(dev)
                 created = True
+            else:
+                try:
+                    secret = box.open("developer", DEMO_DEV_ID, dev.secret)
+                except SecretBoxError:
+                    raise DemoError(
+                        "the demo developer's secret cannot be read with this data dir's key",
+                        SAME_DATABASE,
+                    ) from None
             app = s.get(App, DEMO_APP_ID)
             if app is None:
                 s.add(
@@ -83,7 +95,7 @@ def demo_tenant(settings: Settings) -> DemoTenant:
                     f"the app id {DEMO_APP_ID!r} belongs to developer {app.dev_id!r}, not to the demo",
                     "the demo needs that app id: run it against another data dir (--data-dir)",
                 )
-            return DemoTenant(DEMO_DEV_ID, dev.secret, DEMO_APP_ID, created)
+            return DemoTenant(DEMO_DEV_ID, secret, DEMO_APP_ID, created)
     except SQLAlchemyError as exc:
         # the driver's message, not SQLAlchemy's: that one quotes the statement's parameters (the secret)
         reason = getattr(exc, "orig", None) or exc.__class__.__name__

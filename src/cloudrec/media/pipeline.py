@@ -249,7 +249,8 @@ class _Recording:
         self.last_activity = now
         log.info("command %s", type(command).__name__)
         if isinstance(command, Finish):
-            self.end_at = self.clock_time(command.at) if self.running else now
+            if self.end_at is None:  # the first one ends it; another changes nothing
+                self.end_at = self.clock_time(command.at) if self.running else now
         elif isinstance(command, SetLayout):
             if self.spec.auto is not None:
                 log.warning("set layout ignored: automatic recording")
@@ -398,7 +399,9 @@ class _Recording:
             command = commands(min(remaining, STATS_INTERVAL))
             if command is not None:
                 self.handle(command, self.clock.now())
-                continue
+                if due is None or self.clock.now() < due:
+                    continue  # a tick that is due is written before the next command
+                return
             if due is None:
                 return  # a second without a tick: the periodic work runs
             now = self.clock.now()
