@@ -478,7 +478,7 @@ def run_recording(
     """
     recording = _Recording(spec, emit, clock or MonotonicClock())
     log.info(
-        "recording %s: %dx%d@%d %s",
+        "recording %s: %dx%d@%d %s, %.3f s after its request",
         spec.record_id,
         spec.width,
         spec.height,
