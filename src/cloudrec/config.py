@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     finish_wait_s: float = Field(
         5.0, ge=0, description="finish waits this long for the recorder's final figures before it answers"
     )
+    lease_ttl_s: float = Field(
+        10.0,
+        gt=0,
+        description="a recorder's lease lasts this long after its last progress (about once a second); "
+        "then another server or recorder may take its task over",
+    )
+    lease_scan_s: float = Field(1.0, gt=0, description="how often a server looks for expired leases")
+    restart_budget: int = Field(
+        3, ge=0, description="successors a task gets within restart_window_s; one more crash fails it"
+    )
+    restart_window_s: float = Field(600.0, gt=0, description="the window of restart_budget")
     shutdown_upload_wait_s: float = Field(
         10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
     )

@@ -138,6 +138,12 @@ class SpyHost:
     def free_slots(self) -> int:
         return self.inner.free_slots()
 
+    def abandon(self, record_id: str, epoch: int) -> None:
+        self.inner.abandon(record_id, epoch)
+
+    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
+        return self.inner.salvage(work_dir, known, min_index)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -22,7 +22,7 @@ def test_suspend_and_resume(tenant: Tenant, live_server: LiveServer) -> None:
     assert tenant.call(RESUME, record_id=record_id) == {"code": 0, "msg": "OK", "record_id": record_id}
     assert tenant.task(record_id)["paused"] is False
     sent = live_server.host.commands_of(record_id)
-    assert sent[-2:] == [Suspend(), Resume()]
+    assert [type(c) for c in sent[-2:]] == [Suspend, Resume]  # each with its request's time
 
 
 def test_automatic_task_can_be_suspended(tenant: Tenant) -> None:
@@ -85,9 +85,10 @@ def test_finish_waits_for_the_recorders_final_figures(tenant: Tenant, live_serve
         "media_duration": 0,
         "record_duration": 90,
         "flow": 0,
+        "gaps": [],  # cloudrec: nothing was lost
     }
     assert tenant.task(record_id)["status"] == 6  # the reply came once the recorder had finished
-    assert Finish() in live_server.host.commands_of(record_id)
+    assert any(isinstance(c, Finish) for c in live_server.host.commands_of(record_id))
 
 
 def test_finish_answers_figures_from_the_database(no_wait_server: LiveServer) -> None:
@@ -103,10 +104,11 @@ def test_finish_answers_figures_from_the_database(no_wait_server: LiveServer) ->
         "media_duration": 79,
         "record_duration": 90,
         "flow": 5 * 1024,
+        "gaps": [],
     }
     task = tenant.task(record_id)
     assert task["status"] >= 3 and task["stop_time"] is not None
-    assert Finish() in no_wait_server.host.commands_of(record_id)
+    assert any(isinstance(c, Finish) for c in no_wait_server.host.commands_of(record_id))
 
 
 def test_second_finish_answers_the_same_figures(no_wait_server: LiveServer) -> None:
@@ -122,7 +124,7 @@ def test_second_finish_answers_the_same_figures(no_wait_server: LiveServer) -> N
     second = tenant.call(FINISH, record_id=record_id)
     assert second == first
     assert (first["media_duration"], first["record_duration"], first["flow"]) == (12, 30, 4)
-    assert [c for c in no_wait_server.host.commands_of(record_id) if isinstance(c, Finish)] == [Finish()]
+    assert len([c for c in no_wait_server.host.commands_of(record_id) if isinstance(c, Finish)]) == 1
     no_wait_server.finish_recordings()
 
 
@@ -165,7 +167,7 @@ def test_finish_after_the_recorder_ended_by_itself(tenant: Tenant, live_server: 
     tenant.set_row(record_id, status=6, stop_time=live_server.clock.time(), media_duration=20.0)
     reply = tenant.call(FINISH, record_id=record_id)
     assert (reply["code"], reply["media_duration"], reply["record_duration"]) == (0, 20, 20)
-    assert Finish() not in live_server.host.commands_of(record_id)
+    assert not any(isinstance(c, Finish) for c in live_server.host.commands_of(record_id))
     assert tenant.task(record_id)["status"] == 6
 
 

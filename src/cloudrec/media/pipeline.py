@@ -273,7 +273,7 @@ class _Recording:
             variable_frame_rate=spec.variable_frame_rate,
         )
         segment_ticks = max(1, round(spec.segment_seconds * self.fps))
-        self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks)
+        self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks, spec.first_index)
         self.emit(Started(at=time.time() - (self.clock.now() - self.tick_time(0))))
         log.info("recording started")
 

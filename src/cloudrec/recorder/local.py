@@ -19,6 +19,8 @@ from cloudrec.recorder.spec import (
     Command,
     Failed,
     Finished,
+    Lost,
+    Report,
     SegmentClosed,
     SegmentInfo,
     SetStreams,
@@ -170,6 +172,20 @@ class LocalRecorderHost:
         with self._lock:
             return max(0, self.settings.max_recordings - len(self._tasks))
 
+    def abandon(self, record_id: str, epoch: int) -> None:
+        with self._lock:
+            run = self._tasks.get(record_id)
+            if run is None or run.spec.epoch != epoch:
+                return
+            del self._tasks[record_id]
+            run.ended = True  # nothing more of it reaches the sink
+        log.warning(
+            "recorder process %s of %s (epoch %d) lost its lease: killed", run.proc.pid, record_id, epoch
+        )
+        run.proc.kill()
+        run.proc.join(timeout=10)
+        self._wake()
+
     def pid(self, record_id: str) -> int | None:
         with self._lock:
             run = self._tasks.get(record_id)
@@ -221,37 +237,52 @@ class LocalRecorderHost:
             try:
                 if not run.conn.poll():
                     return
-                event = run.conn.recv()
+                report = run.conn.recv()
             except (EOFError, OSError):
                 return
+            if run.ended and self._tasks.get(run.spec.record_id) is not run:
+                return  # abandoned: its lease belongs to a successor
+            if not isinstance(report, Report):
+                log.error("recorder of %s sent %r, not a report", run.spec.record_id, type(report).__name__)
+                continue
+            event = report.event
             if isinstance(event, SegmentClosed):
                 run.closed_segments.append(event.segment.name)
             if isinstance(event, (Finished, Failed)):
                 run.ended = True
-            self.sink.handle(run.spec.record_id, event)
+            self.sink.handle(run.spec.record_id, event, report.epoch)
 
     def _reap(self, run: _Running) -> None:
         run.proc.join()
-        self._drain(run)
         rid = run.spec.record_id
-        if not run.ended:
+        with self._lock:
+            current = self._tasks.get(rid) is run
+        if not current:  # abandoned: killed for a successor, which reports from now on
+            run.conn.close()
+            return
+        self._drain(run)
+        epoch = run.spec.epoch
+        died = not run.ended
+        if died:
             code = run.proc.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             log.error("recorder process of %s died (%s)", rid, how)
             for seg in self._salvage(run):
-                self.sink.handle(rid, SegmentClosed(seg))
-            self.sink.handle(rid, Failed(f"recorder process died ({how}); segments written so far are kept"))
+                self.sink.handle(rid, SegmentClosed(seg), epoch)
         run.conn.close()
         with self._lock:
-            self._tasks.pop(rid, None)
+            if self._tasks.get(rid) is run:
+                del self._tasks[rid]
+        if died:  # after it left the table: a successor may start at once
+            self.sink.handle(rid, Lost(f"recorder process died ({how})"), epoch)
 
     def _salvage(self, run: _Running) -> list[SegmentInfo]:
-        return self.salvage(run.spec.work_dir, run.closed_segments)
+        return self.salvage(run.spec.work_dir, run.closed_segments, run.spec.first_index)
 
-    def salvage(self, work_dir: str, known: list[str]) -> list[SegmentInfo]:
+    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
         """Segments a dead recorder wrote but never reported (the open one), probed in a child process."""
         parent, child = self._mp.Pipe(duplex=False)
-        proc = self._mp.Process(target=recorder_process.salvage, args=(work_dir, known, child))
+        proc = self._mp.Process(target=recorder_process.salvage, args=(work_dir, known, child, min_index))
         proc.start()
         child.close()
         found: list[SegmentInfo] = []

@@ -7,7 +7,7 @@ import os
 import signal
 from multiprocessing.connection import Connection
 
-from cloudrec.recorder.spec import Command, Failed, Finish, Progress, SegmentInfo, TaskSpec
+from cloudrec.recorder.spec import Command, Failed, Finish, Progress, Report, SegmentInfo, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def record(spec: TaskSpec, conn: Connection) -> None:
 
     def emit(event: Progress) -> None:
         try:
-            conn.send(event)
+            conn.send(Report(spec.epoch, event))
         except (BrokenPipeError, OSError):
             log.warning("control connection lost: progress %s not delivered", type(event).__name__)
 
@@ -64,13 +64,13 @@ def standby(conn: Connection) -> None:
         record(spec, conn)
 
 
-def salvage(work_dir: str, known: list[str], conn: Connection) -> None:
+def salvage(work_dir: str, known: list[str], conn: Connection, min_index: int = 1) -> None:
     """Probe the segment files a dead recorder left in `work_dir` that were never reported closed."""
     _configure_logging(os.path.basename(work_dir))
     from cloudrec.media.probe import salvage_segments
 
     try:
-        found: list[SegmentInfo] = salvage_segments(work_dir, set(known))
+        found: list[SegmentInfo] = salvage_segments(work_dir, set(known), min_index)
         conn.send(found)
     except Exception:
         log.exception("salvage failed in %s", work_dir)

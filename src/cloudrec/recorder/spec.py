@@ -136,6 +136,10 @@ class TaskSpec:
     # Unix time of the request that starts the timeline (init of an automatic task); None: a manual
     # task, whose timeline starts at its first SetLayout, or a test that starts it at once.
     start_at: float | None = None
+    # The lease epoch this recorder holds (its reports count only while it is the task's current one),
+    # and the index of its first segment (a successor continues after the files stored before it).
+    epoch: int = 0
+    first_index: int = 1
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -230,4 +234,20 @@ class Failed:
     reason: str
 
 
-Progress = Started | Stats | SegmentClosed | Finished | Failed
+@dataclass(frozen=True)
+class Lost:
+    """The recorder ended without finishing (its process died); its files were salvaged. The control
+    plane decides what follows: a successor, or the task fails (restart budget spent)."""
+
+    reason: str
+
+
+Progress = Started | Stats | SegmentClosed | Finished | Failed | Lost
+
+
+@dataclass(frozen=True)
+class Report:
+    """A progress event as a recorder sends it: stamped with the lease epoch it holds."""
+
+    epoch: int
+    event: Progress

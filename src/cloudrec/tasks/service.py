@@ -40,6 +40,7 @@ from cloudrec.recorder.spec import (
     Suspend,
     TaskStatus,
 )
+from cloudrec.tasks.leases import first_lease, is_live
 from cloudrec.tasks.locks import process_locks
 from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_file_name
 
@@ -184,7 +185,6 @@ class TaskService:
                 status=int(TaskStatus.RECORDING if opts.auto is not None else TaskStatus.INIT),
                 paused=False,
                 error="",
-                host_id="",
                 created_at=now,
                 start_time=now if opts.auto is not None else None,
                 media_duration=0.0,
@@ -192,6 +192,7 @@ class TaskService:
                 flow_bytes=0,
                 file_size=0,
                 files_deleted=False,
+                **first_lease(self.ctx.settings, self.ctx.instance_id),
             )
             self.session.add(task)
             self.session.commit()
@@ -225,7 +226,7 @@ class TaskService:
 
     def _start(self, task: Task) -> None:
         streams = GroupRegistry(self.ctx, self.session).stream_infos(task.app_id, task.group_id)
-        spec = build_spec(task, streams, self.ctx.settings)
+        spec = replace(build_spec(task, streams, self.ctx.settings), epoch=task.lease_epoch)
         if task.auto is not None:
             spec = replace(spec, start_at=self.requested_at)
         try:
@@ -397,12 +398,12 @@ class TaskService:
 
     def _end_unreachable(self, task: Task) -> None:
         """Finish did not reach a recorder: never leave the task queued (3) for ever."""
-        host = self.ctx.host
-        if task.record_id in host.running():
+        if task.record_id in self.ctx.host.running():
             return  # its recorder has ended and the host reports that end (Finished/Failed) by itself
-        drain = getattr(getattr(host, "sink", None), "drain", None)
-        if callable(drain):
-            drain()  # progress the host already handed over (a recorder reaped just now) lands first
+        if task.host_id != self.ctx.instance_id and is_live(task):
+            return  # the recorder of another server holds the lease: that server ends the task
+        if self.ctx.sink is not None:
+            self.ctx.sink.drain()  # what the host handed over already (a recorder just reaped) lands first
         now = self._now()
         ended = self._apply(
             update(Task)
