@@ -56,7 +56,9 @@ def salvage_segments(work_dir: str, known: set[str], min_index: int = 1) -> list
         path = os.path.join(work_dir, name)
         duration = media_duration(path)
         if duration <= 0:
-            log.warning("abandoned segment %s holds no media: left in place", path)
+            # out of the segment names: a successor recorder continues the numbering with this index
+            os.replace(path, path + ".empty")
+            log.warning("abandoned segment %s holds no media: kept as %s.empty", path, name)
             continue
         found.append(
             SegmentInfo(
