@@ -12,7 +12,16 @@ from sqlalchemy import select
 
 from api.harness import LIVE_SERVER_SETTINGS, DatabaseFactory, LiveServer, Tenant, start_server
 from cloudrec.db.models import File, Task
-from cloudrec.recorder.spec import Failed, SegmentClosed, SegmentInfo, Stats
+from cloudrec.recorder.spec import (
+    Failed,
+    Finish,
+    Resume,
+    SegmentClosed,
+    SegmentInfo,
+    SetLayout,
+    Stats,
+    Suspend,
+)
 from cloudrec.tasks.leases import START_GRACE_S
 
 FAST_LEASES: dict[str, Any] = {**LIVE_SERVER_SETTINGS, "lease_ttl_s": 2.5, "lease_scan_s": 0.1}
@@ -107,4 +116,46 @@ def test_a_second_server_leaves_the_live_tasks_of_the_first_alone(
         assert tenant.call("/v1/record/finish", record_id=record_id)["code"] == 0
         tenant.wait_status(record_id, 6)
     finally:
+        first.stop()
+
+
+def test_commands_through_another_server_reach_the_recorder(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    """Init on one server, set/layout, suspend, resume and finish on the other: the owner of the
+    recorder relays each change from the database."""
+    db_url = databases.new_url()
+    first = start_server(tmp_path / "a", db_url, **FAST_LEASES)
+    second = start_server(tmp_path / "b", db_url, **FAST_LEASES)
+    try:
+        tenant = first.tenant()
+        record_id = tenant.init(group_id="relay")
+        other = second.tenant_of(tenant.dev_id, tenant.dev_secret, tenant.app_id)
+        layout = {
+            "video_list": [
+                {"user_id": "u1", "media_id": "m1", "media_type": 2, "x": 0, "y": 0, "w": 64, "h": 48}
+            ]
+        }
+        assert other.call("/v1/record/set/layout", record_id=record_id, **layout)["code"] == 0
+        wait_for(
+            lambda: any(
+                isinstance(c, SetLayout) and c.layout.video for c in first.host.commands_of(record_id)
+            ),
+            msg="the layout did not reach the recorder",
+        )
+        (tile,) = next(c for c in first.host.commands_of(record_id) if isinstance(c, SetLayout)).layout.video
+        assert (tile.user_id, tile.w, tile.h) == ("u1", 64, 48)
+        assert other.call("/v1/record/suspend", record_id=record_id)["code"] == 0
+        wait_for(
+            lambda: any(isinstance(c, Suspend) for c in first.host.commands_of(record_id)), msg="suspend"
+        )
+        assert other.call("/v1/record/resume", record_id=record_id)["code"] == 0
+        wait_for(lambda: any(isinstance(c, Resume) for c in first.host.commands_of(record_id)), msg="resume")
+        reply = other.call("/v1/record/finish", record_id=record_id)
+        assert reply["code"] == 0, reply
+        other.wait_status(record_id, 6)  # the first server's recorder finished it
+        assert any(isinstance(c, Finish) for c in first.host.commands_of(record_id))
+        assert not second.host.running() and not second.host.starts
+    finally:
+        second.stop()
         first.stop()

@@ -89,6 +89,10 @@ class Task(Base):
     flow_base: Mapped[int] = mapped_column(BigInteger, default=0)
     gaps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)  # not recorded
     restarts: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)  # takeover times (Unix)
+    # Bumped by every change of the desired state (layout, captions, paused, finish), with the request's
+    # Unix time: the server owning the recorder relays changes that another server received.
+    desired_seq: Mapped[int] = mapped_column(Integer, default=0)
+    desired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     created_at: Mapped[float] = mapped_column(Float)
     start_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # recording started (status 2)

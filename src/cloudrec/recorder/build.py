@@ -12,14 +12,61 @@ from cloudrec.recorder.spec import (
     AudioRef,
     AutoSpec,
     Caption,
+    Command,
     CropMode,
     FileType,
+    Finish,
     Layout,
     MediaType,
+    Resume,
+    SetCaptions,
+    SetLayout,
     StreamInfo,
+    Suspend,
     TaskSpec,
+    TaskStatus,
     VideoTile,
 )
+
+
+def layout_to_json(layout: Layout) -> dict[str, Any]:
+    """The stored form of a layout (read back by `layout_from_json`)."""
+    return {
+        "video": [
+            {
+                "user_id": t.user_id,
+                "media_id": t.media_id,
+                "media_type": int(t.media_type),
+                "x": t.x,
+                "y": t.y,
+                "w": t.w,
+                "h": t.h,
+                "crop_mode": int(t.crop_mode),
+            }
+            for t in layout.video
+        ],
+        "audio": [
+            {"user_id": a.user_id, "media_id": a.media_id, "media_type": int(a.media_type)}
+            for a in layout.audio
+        ],
+    }
+
+
+def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
+    """The stored form of `auto` (read back by `auto_from_json`)."""
+    return {
+        "type": auto.type,
+        "user_id": auto.user_id,
+        "media_type": auto.media_type,
+        "media_count": auto.media_count,
+        "crop_mode": int(auto.crop_mode),
+        "caption": auto.caption,
+    }
+
+
+def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
+    """The stored form of captions (read back by `captions_from_json`)."""
+    return [{"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size} for c in captions]
 
 
 def layout_from_json(data: dict[str, Any]) -> Layout:
@@ -111,3 +158,18 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         open_timeout_seconds=settings.source_open_timeout_s,
         read_timeout_seconds=settings.source_read_timeout_s,
     )
+
+
+def desired_commands(task: Task) -> list[Command]:
+    """The commands that bring a recorder to the task's stored desired state (each is idempotent: a
+    recorder in that state already ignores it or changes nothing)."""
+    at = task.desired_at
+    if task.status == TaskStatus.QUEUED:
+        return [Finish(at=at)]
+    cmds: list[Command] = []
+    if task.auto is None and task.layout is not None and not task.paused:
+        cmds.append(SetLayout(layout_from_json(task.layout), at=at))
+    if not task.paused:
+        cmds.append(SetCaptions(captions_from_json(task.captions or []), at=at))
+    cmds.append(Suspend(at=at) if task.paused else Resume(at=at))
+    return cmds

@@ -28,7 +28,7 @@ from cloudrec.errors import (
     TaskSuspended,
 )
 from cloudrec.groups.registry import GroupRegistry
-from cloudrec.recorder.build import build_spec
+from cloudrec.recorder.build import auto_to_json, build_spec, captions_to_json, layout_to_json
 from cloudrec.recorder.spec import (
     AutoSpec,
     Caption,
@@ -72,46 +72,6 @@ class FinishFigures:
     media_duration: int  # seconds of media recorded, pauses excluded
     record_duration: int  # seconds from recording start to finish
     flow: int  # kilobytes pulled from the sources
-
-
-def layout_to_json(layout: Layout) -> dict[str, Any]:
-    """The stored form of a layout (read back by `recorder.build.layout_from_json`)."""
-    return {
-        "video": [
-            {
-                "user_id": t.user_id,
-                "media_id": t.media_id,
-                "media_type": int(t.media_type),
-                "x": t.x,
-                "y": t.y,
-                "w": t.w,
-                "h": t.h,
-                "crop_mode": int(t.crop_mode),
-            }
-            for t in layout.video
-        ],
-        "audio": [
-            {"user_id": a.user_id, "media_id": a.media_id, "media_type": int(a.media_type)}
-            for a in layout.audio
-        ],
-    }
-
-
-def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
-    """The stored form of `auto` (read back by `recorder.build.auto_from_json`)."""
-    return {
-        "type": auto.type,
-        "user_id": auto.user_id,
-        "media_type": auto.media_type,
-        "media_count": auto.media_count,
-        "crop_mode": int(auto.crop_mode),
-        "caption": auto.caption,
-    }
-
-
-def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
-    """The stored form of captions (read back by `recorder.build.captions_from_json`)."""
-    return [{"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size} for c in captions]
 
 
 def get_task(session: Session, app_id: str, record_id: str) -> Task:
@@ -276,7 +236,7 @@ class TaskService:
         changed = self._apply(
             update(Task)
             .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]), Task.paused.is_(False))
-            .values(values)
+            .values({**values, **self._desired()})
         )
         if not changed:  # suspended or finished meanwhile
             task = self._reload(task)
@@ -331,16 +291,31 @@ class TaskService:
                 .where(
                     Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(not paused)
                 )
-                .values(paused=paused)
+                .values(paused=paused, **self._desired())
             )
         )
 
+    def _desired(self) -> dict[str, Any]:
+        """The columns that mark a change of the desired state (the owner of the recorder relays it)."""
+        return {"desired_seq": Task.desired_seq + 1, "desired_at": self.requested_at}
+
+    def _delivered(self, task: Task) -> None:
+        """The command reached the recorder here: the relay need not send this change again."""
+        if self.ctx.succession is not None:
+            self.ctx.succession.delivered(task.record_id, self._reload(task).desired_seq)
+
     def _command(self, task: Task, cmd: SetLayout | SetCaptions | Suspend | Resume) -> None:
-        if not self.ctx.host.command(task.record_id, cmd):
+        if self.ctx.host.command(task.record_id, cmd):
+            self._delivered(task)
+        elif not self._held_elsewhere(task):
             # The recorder ended meanwhile (timeout, failure): its end reaches the database by itself.
             log.warning(
                 "task %s: %s not delivered, its recorder is not running", task.record_id, type(cmd).__name__
             )
+
+    def _held_elsewhere(self, task: Task) -> bool:
+        """Another server's recorder holds the task's lease (it relays the change from the database)."""
+        return task.host_id != self.ctx.instance_id and is_live(task)
 
     # ---- finish -----------------------------------------------------------------------------
 
@@ -353,13 +328,18 @@ class TaskService:
                 self._apply(
                     update(Task)
                     .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]))
-                    .values(status=int(TaskStatus.QUEUED), stop_time=self._now(), paused=False)
+                    .values(
+                        status=int(TaskStatus.QUEUED), stop_time=self._now(), paused=False, **self._desired()
+                    )
                 )
             )
         task = self._reload(task)
         if stopped:
             log.info("task %s finished by request", record_id)
             if self.ctx.host.command(record_id, Finish(at=self.requested_at)):
+                self._delivered(task)
+                task = self._await_final_figures(task)
+            elif self._held_elsewhere(task):
                 task = self._await_final_figures(task)
             else:
                 self._end_unreachable(task)
@@ -400,8 +380,6 @@ class TaskService:
         """Finish did not reach a recorder: never leave the task queued (3) for ever."""
         if task.record_id in self.ctx.host.running():
             return  # its recorder has ended and the host reports that end (Finished/Failed) by itself
-        if task.host_id != self.ctx.instance_id and is_live(task):
-            return  # the recorder of another server holds the lease: that server ends the task
         if self.ctx.sink is not None:
             self.ctx.sink.drain()  # what the host handed over already (a recorder just reaped) lands first
         now = self._now()

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from cloudrec.context import AppContext
 from cloudrec.db.models import File, Task
 from cloudrec.groups.registry import GroupRegistry
-from cloudrec.recorder.build import build_spec
+from cloudrec.recorder.build import build_spec, desired_commands
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
 from cloudrec.tasks.leases import LEASED, claim
@@ -37,6 +37,8 @@ class Succession:
         self.ctx = ctx
         self.sink = sink
         self._queue: queue.Queue[tuple[str, int | None, str] | None] = queue.Queue()
+        self._seen: dict[str, int] = {}  # record_id -> the desired_seq its recorder here has
+        self._seen_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="succession", daemon=True)
 
     def start(self) -> None:
@@ -45,6 +47,11 @@ class Succession:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=30)
+
+    def delivered(self, record_id: str, seq: int) -> None:
+        """The recorder of `record_id` here has the desired state up to `seq` (a command reached it)."""
+        with self._seen_lock:
+            self._seen[record_id] = max(seq, self._seen.get(record_id, 0))
 
     def lost(self, record_id: str, epoch: int | None, reason: str) -> None:
         """A recorder of this host died (called on the sink's thread, its salvaged segments stored)."""
@@ -67,6 +74,7 @@ class Succession:
                 if time.monotonic() >= next_scan:
                     next_scan = time.monotonic() + scan_s
                     self._scan()
+                    self._relay()
             except Exception:
                 log.exception("succession of %s failed", record_id or "expired leases")
 
@@ -86,6 +94,32 @@ class Succession:
                 continue
             ttl = self.ctx.settings.lease_ttl_s
             self._take_over(record_id, epoch, f"its recorder sent nothing for {ttl:g} s", expired=True)
+
+    def _relay(self) -> None:
+        """Changes of the desired state that another server received reach the recorders running here
+        (within `lease_scan_s`; the commands carry the request's time)."""
+        running = self.ctx.host.running()
+        with self._seen_lock:
+            for gone in set(self._seen) - running:
+                del self._seen[gone]
+        if not running:
+            return
+        with self.ctx.sessions() as s:
+            tasks = s.scalars(
+                select(Task).where(
+                    Task.host_id == self.ctx.instance_id,
+                    Task.status.in_([int(st) for st in LEASED]),
+                    Task.desired_seq > 0,
+                )
+            ).all()
+            for task in tasks:
+                with self._seen_lock:
+                    if task.record_id not in running or self._seen.get(task.record_id, 0) >= task.desired_seq:
+                        continue
+                    self._seen[task.record_id] = task.desired_seq
+                log.info("task %s: relaying its desired state (change %d)", task.record_id, task.desired_seq)
+                for cmd in desired_commands(task):
+                    self.ctx.host.command(task.record_id, cmd)
 
     def _take_over(self, record_id: str, epoch: int, reason: str, *, expired: bool) -> None:
         ctx = self.ctx
@@ -143,6 +177,7 @@ class Succession:
             spec = replace(
                 build_spec(task, streams, settings), start_at=now, epoch=new, first_index=next_index
             )
+            self.delivered(record_id, task.desired_seq)  # the spec has the desired state
         try:
             ctx.host.start(spec)
         except Exception as exc:

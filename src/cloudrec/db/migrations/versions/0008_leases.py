@@ -1,4 +1,4 @@
-"""task leases: owner (host_id), epoch and expiry of the recorder running a task; gaps and restarts
+"""task leases: owner (host_id), epoch and expiry of a task's recorder; gaps, restarts, desired state seq
 
 Revision ID: 0008_leases
 Revises: 0007
@@ -28,6 +28,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("flow_base", sa.BigInteger(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("gaps", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("restarts", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("desired_seq", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("desired_at", sa.Float(), nullable=True))
         batch_op.create_index("ix_tasks_lease", ["status", "lease_expires"], unique=False)
     # Tasks an earlier version left active have no live recorder: an expired lease hands them over.
     tasks = sa.table("tasks", sa.column("status", sa.Integer), sa.column("lease_expires", sa.Float))
@@ -37,5 +39,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_lease")
-        for name in ("restarts", "gaps", "flow_base", "media_base", "lease_expires", "lease_epoch"):
+        for name in ("desired_at", "desired_seq", "restarts", "gaps", "flow_base", "media_base", "lease_expires", "lease_epoch"):
             batch_op.drop_column(name)
