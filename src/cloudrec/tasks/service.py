@@ -24,6 +24,8 @@ from cloudrec.errors import (
     NoDiskSpace,
     NotRecording,
     ParamError,
+    TaskChanged,
+    TaskNotActive,
     TaskNotFound,
     TaskSuspended,
 )
@@ -241,7 +243,7 @@ class TaskService:
         if not changed:  # suspended or finished meanwhile
             task = self._reload(task)
             check(task)
-            raise TaskNotFound(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
+            raise TaskChanged(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
 
     def _check_captions_allowed(self, task: Task) -> None:
         self._check_output_settable(task, "captions")
@@ -257,7 +259,7 @@ class TaskService:
         if task.status in ACTIVE and task.paused:
             raise TaskSuspended(f"record_id {task.record_id!r} is suspended: resume it before setting {what}")
         if task.status not in ACTIVE:
-            raise TaskNotFound(
+            raise TaskNotActive(
                 f"record_id {task.record_id!r} is not recording (status {task.status}): {what} cannot be set"
             )
 
