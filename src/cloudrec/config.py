@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         3, ge=0, description="successors a task gets within restart_window_s; one more crash fails it"
     )
     restart_window_s: float = Field(600.0, gt=0, description="the window of restart_budget")
+    recorder_orphan_wait_s: float = Field(
+        120.0,
+        ge=0,
+        description="a recorder whose server died records on and waits this long for a new server to "
+        "adopt it (0: it finishes at once)",
+    )
     shutdown_upload_wait_s: float = Field(
         10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
     )

@@ -138,6 +138,9 @@ class SpyHost:
     def free_slots(self) -> int:
         return self.inner.free_slots()
 
+    def adopt(self, spec: TaskSpec) -> bool:
+        return self.inner.adopt(spec)
+
     def abandon(self, record_id: str, epoch: int) -> None:
         self.inner.abandon(record_id, epoch)
 

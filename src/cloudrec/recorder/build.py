@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,19 @@ def stream_infos(rows: Iterable[GroupStream], join_order: dict[str, int]) -> tup
     return tuple(infos)
 
 
+def control_address(settings: Settings, record_id: str) -> str:
+    """The Unix socket (abstract namespace) on which an orphaned recorder of the task waits: the same
+    for every server of one data directory."""
+    digest = hashlib.sha256(f"{settings.data_dir.resolve()}\0{record_id}".encode()).hexdigest()[:32]
+    return f"\0cloudrec-{digest}"
+
+
+def control_key(settings: Settings, record_id: str) -> bytes:
+    """The key a server must know to adopt the task's recorder (from the signing key: never stored)."""
+    secret = settings.signing_key.get_secret_value().encode()
+    return hmac.new(secret, b"recorder-control\0" + record_id.encode(), hashlib.sha256).digest()
+
+
 def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) -> TaskSpec:
     work_dir = Path(settings.work_dir) / task.record_id
     return TaskSpec(
@@ -157,6 +172,9 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         audio_bitrate=settings.audio_bitrate,
         open_timeout_seconds=settings.source_open_timeout_s,
         read_timeout_seconds=settings.source_read_timeout_s,
+        orphan_wait_seconds=settings.recorder_orphan_wait_s,
+        control_address=control_address(settings, task.record_id),
+        control_key=control_key(settings, task.record_id),
     )
 
 

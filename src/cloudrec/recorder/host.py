@@ -50,6 +50,11 @@ class RecorderHost(Protocol):
 
     def free_slots(self) -> int: ...
 
+    def adopt(self, spec: TaskSpec) -> bool:
+        """Take over the recorder of `spec` (same epoch) that outlived its server and waits for a new
+        one; False when none answers."""
+        ...
+
     def abandon(self, record_id: str, epoch: int) -> None:
         """The task's lease went to a successor: stop its recorder of `epoch` here, if one runs, without
         any further report (returns once it is gone)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
+import select
+import signal
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -19,6 +23,7 @@ from cloudrec.recorder.spec import (
     Command,
     Failed,
     Finished,
+    Hello,
     Lost,
     Report,
     SegmentClosed,
@@ -37,10 +42,30 @@ SPARE_WAIT_SECONDS = 3.0
 _PRELOAD = ["cloudrec.recorder.process", "cloudrec.media.pipeline", "cloudrec.media.probe"]
 
 
+# An adopted recorder says who it is at once; longer: it is not one of ours.
+HELLO_WAIT_SECONDS = 2.0
+
+
+class _AdoptedProcess:
+    """A recorder process that an earlier server started (not our child), watched through a pidfd."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.sentinel = os.pidfd_open(pid)
+        self.exitcode: int | None = None  # only its parent learns it
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def join(self, timeout: float | None = None) -> None:
+        select.select([self.sentinel], [], [], timeout)
+
+
 @dataclass
 class _Running:
     spec: TaskSpec
-    proc: BaseProcess
+    proc: BaseProcess | _AdoptedProcess
     conn: Connection
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     closed_segments: list[str] = field(default_factory=list)
@@ -171,6 +196,31 @@ class LocalRecorderHost:
     def free_slots(self) -> int:
         with self._lock:
             return max(0, self.settings.max_recordings - len(self._tasks))
+
+    def adopt(self, spec: TaskSpec) -> bool:
+        with self._lock:
+            if self._closing or spec.record_id in self._tasks or not spec.control_address:
+                return False
+        try:
+            conn = multiprocessing.connection.Client(
+                spec.control_address, family="AF_UNIX", authkey=spec.control_key
+            )
+        except (OSError, EOFError, multiprocessing.AuthenticationError):
+            return False  # no recorder waits for a server there
+        try:
+            hello = conn.recv() if conn.poll(HELLO_WAIT_SECONDS) else None
+            if not isinstance(hello, Hello) or hello.epoch != spec.epoch:
+                conn.close()
+                return False
+            proc = _AdoptedProcess(hello.pid)
+        except (EOFError, OSError):
+            conn.close()
+            return False
+        with self._lock:
+            self._tasks[spec.record_id] = _Running(spec=spec, proc=proc, conn=conn)
+        log.warning("recorder process %s of %s (epoch %d) adopted", hello.pid, spec.record_id, spec.epoch)
+        self._wake()
+        return True
 
     def abandon(self, record_id: str, epoch: int) -> None:
         with self._lock:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 from multiprocessing.connection import Connection
 
-from cloudrec.recorder.spec import Command, Failed, Finish, Progress, Report, SegmentInfo, TaskSpec
+from cloudrec.recorder.control import Control
+from cloudrec.recorder.spec import Failed, SegmentInfo, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -22,34 +24,23 @@ def _configure_logging(record_id: str) -> None:
 def record(spec: TaskSpec, conn: Connection) -> None:
     """Record `spec`, reading commands from and sending progress to `conn` until the task ends."""
     _configure_logging(spec.record_id)
-    # The server handles Ctrl-C and tells us to finish; don't die half-way through a segment.
+    # The server handles Ctrl-C and tells us to finish; don't die half-way through a segment. Our own
+    # session: signals to the server's process group (a terminal, a restart) do not reach us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.orphan_wait_seconds > 0:
+        with contextlib.suppress(OSError):
+            os.setsid()
     from cloudrec.media.pipeline import run_recording  # the only place that pulls in `av`
 
-    def commands(timeout_s: float) -> Command | None:
-        try:
-            if conn.poll(timeout_s):
-                cmd: Command = conn.recv()
-                return cmd
-        except (EOFError, OSError):
-            log.warning("control connection lost: finishing")
-            return Finish()
-        return None
-
-    def emit(event: Progress) -> None:
-        try:
-            conn.send(Report(spec.epoch, event))
-        except (BrokenPipeError, OSError):
-            log.warning("control connection lost: progress %s not delivered", type(event).__name__)
-
+    control = Control(spec, conn)
     try:
         os.makedirs(spec.work_dir, exist_ok=True)
-        run_recording(spec, commands, emit)
+        run_recording(spec, control.recv, control.send)
     except Exception as exc:
         log.exception("recording failed")
-        emit(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
+        control.send(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
     finally:
-        conn.close()
+        control.close()
 
 
 def standby(conn: Connection) -> None:

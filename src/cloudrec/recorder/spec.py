@@ -140,6 +140,11 @@ class TaskSpec:
     # and the index of its first segment (a successor continues after the files stored before it).
     epoch: int = 0
     first_index: int = 1
+    # A recorder whose server went away keeps recording and waits this long for a new server to adopt
+    # it on `control_address` (a Unix socket; connections must know `control_key`); 0: it finishes.
+    orphan_wait_seconds: float = 0.0
+    control_address: str = ""
+    control_key: bytes = b""
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -243,6 +248,14 @@ class Lost:
 
 
 Progress = Started | Stats | SegmentClosed | Finished | Failed | Lost
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The first message of a recorder to a server that adopts it: who it is."""
+
+    pid: int
+    epoch: int
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,15 @@ from cloudrec.groups.registry import GroupRegistry
 from cloudrec.recorder.build import build_spec, desired_commands
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
-from cloudrec.tasks.leases import LEASED, claim
+from cloudrec.tasks.leases import LEASED, START_GRACE_S, claim
 
 log = logging.getLogger(__name__)
 
 # A gap is reported with this precision (seconds).
 GAP_DECIMALS = 3
+# A lease not renewed for this long (two reports missed) may belong to a recorder whose server died:
+# it is asked whether it waits to be adopted (only such recorders listen, asking others is harmless).
+ADOPT_AFTER_S = 2.0
 
 
 class Succession:
@@ -73,10 +76,45 @@ class Succession:
                     self._take_over(record_id, epoch, reason, expired=False)
                 if time.monotonic() >= next_scan:
                     next_scan = time.monotonic() + scan_s
+                    self._adopt_orphans()
                     self._scan()
                     self._relay()
             except Exception:
                 log.exception("succession of %s failed", record_id or "expired leases")
+
+    def _adopt_orphans(self) -> None:
+        """Recorders that outlived their server go on under this one: same epoch, no gap."""
+        settings = self.ctx.settings
+        running = self.ctx.host.running()
+        with self.ctx.sessions() as s:
+            tasks = s.scalars(
+                select(Task).where(
+                    Task.status.in_([int(st) for st in LEASED]),
+                    Task.host_id != self.ctx.instance_id,
+                    Task.lease_expires.is_not(None),
+                    Task.lease_expires < time.time() + settings.lease_ttl_s - ADOPT_AFTER_S,
+                )
+            ).all()
+            for task in tasks:
+                if task.record_id in running:
+                    continue
+                streams = GroupRegistry(self.ctx, s).stream_infos(task.app_id, task.group_id)
+                spec = replace(build_spec(task, streams, settings), epoch=task.lease_epoch)
+                if not self.ctx.host.adopt(spec):
+                    continue
+                s.execute(
+                    update(Task)
+                    .where(Task.id == task.id, Task.lease_epoch == task.lease_epoch)
+                    .values(
+                        host_id=self.ctx.instance_id,
+                        lease_expires=time.time() + settings.lease_ttl_s + START_GRACE_S,
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+                s.commit()
+                with self._seen_lock:
+                    self._seen[task.record_id] = 0  # changes it may have missed are relayed once
+                log.warning("task %s: its recorder outlived its server and goes on here", task.record_id)
 
     def _scan(self) -> None:
         """Take over the tasks whose lease expired (their recorder, or its whole server, is gone)."""
