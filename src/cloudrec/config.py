@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         description="a recorder whose server died records on and waits this long for a new server to "
         "adopt it (0: it finishes at once)",
     )
+    shutdown_detach: bool = Field(
+        False,
+        description="on stop, leave the recordings running for the next server to adopt (an upgrade, a "
+        "restart) instead of finishing them; within recorder_orphan_wait_s",
+    )
     shutdown_upload_wait_s: float = Field(
         10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
     )

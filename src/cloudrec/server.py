@@ -112,7 +112,10 @@ def shutdown(ctx: AppContext) -> None:
     (the callback worker last: the sink's last changes may add events)."""
     if ctx.succession is not None:
         ctx.succession.close()  # no successor starts while the recorders finish
-    ctx.host.close()
+    if ctx.settings.shutdown_detach:
+        ctx.host.detach()  # the next server adopts the recordings
+    else:
+        ctx.host.close()
     if ctx.sink is not None:
         ctx.sink.drain(uploads_timeout_s=ctx.settings.shutdown_upload_wait_s)
         ctx.sink.close()

@@ -150,6 +150,9 @@ class SpyHost:
     def close(self) -> None:
         self.inner.close()
 
+    def detach(self) -> None:
+        self.inner.detach()
+
     def __getattr__(self, name: str) -> Any:  # the host's extras: sink, pid, salvage
         return getattr(self.inner, name)
 

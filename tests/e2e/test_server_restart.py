@@ -34,7 +34,7 @@ SETTINGS: dict[str, Any] = {
 class Serve:
     """`python -m cloudrec serve` as its own process, on a free loopback port."""
 
-    def __init__(self, data: Path, db_url: str, log: Path) -> None:
+    def __init__(self, data: Path, db_url: str, log: Path, **settings: Any) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port: int = sock.getsockname()[1]
@@ -45,7 +45,7 @@ class Serve:
             "CLOUDREC_DATABASE_URL": db_url,
             "CLOUDREC_HOST": "127.0.0.1",
             "CLOUDREC_PORT": str(self.port),
-            **{f"CLOUDREC_{k.upper()}": str(v) for k, v in SETTINGS.items()},
+            **{f"CLOUDREC_{k.upper()}": str(v) for k, v in {**SETTINGS, **settings}.items()},
         }
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
@@ -94,13 +94,16 @@ def task_of(client: httpx.Client, app_id: str, record_id: str) -> dict[str, Any]
     return task
 
 
-def test_killed_server_recordings_go_on_without_a_gap(
-    databases: DatabaseFactory, publish: PublishFn, servers: list[Serve], tmp_path: Path
+@pytest.mark.parametrize("stop", ["kill -9", "restart"])
+def test_recordings_go_on_without_a_gap_while_no_server_runs(
+    stop: str, databases: DatabaseFactory, publish: PublishFn, servers: list[Serve], tmp_path: Path
 ) -> None:
+    """kill -9 of the server; or a restart (SIGTERM) of one that leaves its recordings running."""
     pub, url = publish("survivor", color=(0, 0, 255), tone_hz=440.0)
     pub.wait_live(url)
     data, db_url = tmp_path / "data", databases.new_url()
-    servers.append(Serve(data, db_url, tmp_path / "serve.log"))
+    detach = {"shutdown_detach": "true"} if stop == "restart" else {}
+    servers.append(Serve(data, db_url, tmp_path / "serve.log", **detach))
     sessions = make_sessionmaker(make_engine(db_url))
     dev_id, secret, app_id = "devrestart", "s" * 32, "apprestart"
     with sessions.begin() as s:
@@ -120,8 +123,11 @@ def test_killed_server_recordings_go_on_without_a_gap(
     record_id = reply["record_id"]
     started = time.monotonic()
     time.sleep(4.0)
-    servers[0].proc.kill()  # kill -9: no shutdown of any kind
-    servers[0].proc.wait()
+    if stop == "kill -9":
+        servers[0].proc.kill()  # no shutdown of any kind
+    else:
+        servers[0].proc.send_signal(signal.SIGTERM)  # a shutdown that lets go of the recorders
+    servers[0].proc.wait(timeout=30)
     time.sleep(3.0)
     servers.append(Serve(data, db_url, tmp_path / "serve2.log"))
     second = httpx.Client(base_url=servers[1].url, headers=headers, timeout=30)

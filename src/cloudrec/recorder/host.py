@@ -67,3 +67,8 @@ class RecorderHost(Protocol):
     def close(self) -> None:
         """Stop accepting work; finish running tasks gracefully."""
         ...
+
+    def detach(self) -> None:
+        """Stop accepting work; let go of running recorders without stopping them (they record on and
+        wait for the next server to adopt them)."""
+        ...

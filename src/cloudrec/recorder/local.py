@@ -261,6 +261,22 @@ class LocalRecorderHost:
         for run in leftovers:
             run.proc.kill()
 
+    def detach(self) -> None:
+        with self._lock:
+            self._closing = True
+            runs = list(self._tasks.values())
+            self._tasks.clear()
+            spare, self._spare = self._spare, None
+        self._spare_wanted.set()
+        if spare is not None:
+            spare[1].close()
+        self._wake()
+        self._monitor.join(timeout=5)  # it stops watching them first
+        for run in runs:
+            run.ended = True  # what it reports from now on goes to the server that adopts it
+            run.conn.close()
+            log.info("recorder process %s of %s left running", run.proc.pid, run.spec.record_id)
+
     # ---- supervision ----------------------------------------------------------------------
 
     def _wake(self) -> None:
