@@ -69,6 +69,7 @@ def test_killed_recorder_is_replaced_and_the_gap_reported(
     task = tenant.wait_status(record_id, 6, timeout=30)
     (gap,) = task["gaps"]
     assert 0 < gap["duration"] <= SUCCESSOR_S, gap
+    print(f"successor after {took:.2f} s; gap {gap['duration']:.2f} s")  # shown with -s
     assert reply["gaps"] == task["gaps"]
     files = download(tenant, record_id, tmp_path / "out")
     check_files(files, "crash")

@@ -61,6 +61,9 @@ class _AdoptedProcess:
     def join(self, timeout: float | None = None) -> None:
         select.select([self.sentinel], [], [], timeout)
 
+    def close(self) -> None:
+        os.close(self.sentinel)
+
 
 @dataclass
 class _Running:
@@ -336,6 +339,8 @@ class LocalRecorderHost:
             for seg in self._salvage(run):
                 self.sink.handle(rid, SegmentClosed(seg), epoch)
         run.conn.close()
+        if isinstance(run.proc, _AdoptedProcess):
+            run.proc.close()
         with self._lock:
             if self._tasks.get(rid) is run:
                 del self._tasks[rid]
