@@ -11,6 +11,7 @@ A real `cloudrec serve` records streams that publishers push into the test media
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import sys
 import tempfile
@@ -38,9 +39,7 @@ def _media() -> Any:
     """The test media server and publisher (tests/support), installed by `python3 make.py test`."""
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
-    from support import mediaserver, publisher  # type: ignore[import-not-found]
-
-    return mediaserver, publisher
+    return importlib.import_module("support.mediaserver"), importlib.import_module("support.publisher")
 
 
 def first_picture(path: Path, x: int, colour: tuple[int, int, int]) -> float | None:

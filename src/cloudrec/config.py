@@ -143,6 +143,28 @@ class Settings(BaseSettings):
     finish_wait_s: float = Field(
         5.0, ge=0, description="finish waits this long for the recorder's final figures before it answers"
     )
+    lease_ttl_s: float = Field(
+        10.0,
+        gt=0,
+        description="a recorder's lease lasts this long after its last progress (about once a second); "
+        "then another server or recorder may take its task over",
+    )
+    lease_scan_s: float = Field(1.0, gt=0, description="how often a server looks for expired leases")
+    restart_budget: int = Field(
+        3, ge=0, description="successors a task gets within restart_window_s; one more crash fails it"
+    )
+    restart_window_s: float = Field(600.0, gt=0, description="the window of restart_budget")
+    recorder_orphan_wait_s: float = Field(
+        120.0,
+        ge=0,
+        description="a recorder whose server died records on and waits this long for a new server to "
+        "adopt it (0: it finishes at once)",
+    )
+    shutdown_detach: bool = Field(
+        False,
+        description="on stop, leave the recordings running for the next server to adopt (an upgrade, a "
+        "restart) instead of finishing them; within recorder_orphan_wait_s",
+    )
     shutdown_upload_wait_s: float = Field(
         10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
     )

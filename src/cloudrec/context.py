@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,6 +12,10 @@ from cloudrec.clock import Clock
 from cloudrec.config import Settings
 from cloudrec.recorder.host import RecorderHost
 from cloudrec.storage.base import Storage
+
+if TYPE_CHECKING:
+    from cloudrec.recorder.progress import DbProgressSink
+    from cloudrec.tasks.succession import Succession
 
 
 @dataclass
@@ -22,3 +27,6 @@ class AppContext:
     clock: Clock
     callbacks: CallbackDelivery | None = None  # the webhook delivery worker
     request_slots: int = 12  # API requests using the database at once (`db.session.request_slots`)
+    sink: DbProgressSink | None = None  # where the host's progress goes (the control plane's side)
+    succession: Succession | None = None  # takes over tasks whose recorder died or lost its lease
+    instance_id: str = ""  # this server process: the owner of the leases it grants (`tasks.leases`)

@@ -1,4 +1,5 @@
-"""Wires the server together: settings → database → storage → progress sink → recorder host → API."""
+"""Wires the server together: settings → database → storage → progress sink → recorder host →
+succession (leases) → API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloudrec import logsafe
@@ -17,15 +17,15 @@ from cloudrec.clock import Clock, SystemClock
 from cloudrec.config import Settings
 from cloudrec.context import AppContext
 from cloudrec.db.migrate import upgrade
-from cloudrec.db.models import File, Task
 from cloudrec.db.session import make_engine, make_sessionmaker, request_slots
 from cloudrec.egress import webhook_policy
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
-from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
 from cloudrec.schemes import usable_schemes
 from cloudrec.storage.base import Storage
 from cloudrec.storage.local import LocalStorage
+from cloudrec.tasks.leases import new_instance_id
+from cloudrec.tasks.succession import Succession
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     events = CallbackEvents(
         storage, clock, settings.download_url_ttl_s, settings.timezone, wake=delivery.wake
     )
-    sink = DbProgressSink(sessions, storage, clock, events)
+    sink = DbProgressSink(sessions, storage, clock, events, lease_ttl_s=settings.lease_ttl_s)
     host = LocalRecorderHost(settings, sink)
     ctx = AppContext(
         settings=settings,
@@ -52,9 +52,17 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         clock=clock,
         callbacks=delivery,
         request_slots=request_slots(settings.db_url),
+        sink=sink,
+        instance_id=new_instance_id(),
     )
     delivery.start()  # pending events of an earlier run go out first
-    recover_orphans(ctx, sink)
+    # Tasks of other runs or servers are taken over only once their lease expires (never at start-up:
+    # another server on the same database may be running them).
+    succession = Succession(ctx, sink)
+    sink.on_lost = succession.lost
+    sink.on_fenced = host.abandon
+    ctx.succession = succession
+    succession.start()
     pending = sink.resume_uploads()
     if pending:
         log.info("%d files of earlier recordings wait for upload: uploading", pending)
@@ -93,45 +101,6 @@ def make_storage(settings: Settings, clock: Clock) -> Storage:
     return LocalStorage(settings.files_dir, settings.base_url, settings.signing_key.get_secret_value(), clock)
 
 
-def recover_orphans(ctx: AppContext, sink: DbProgressSink) -> None:
-    """Tasks left recording by a previous run of the server: keep their files, end them.
-
-    Recording (1, 2): the recording was cut short, the task fails with that reason. Finishing (3, 4):
-    the finish was asked for, the task finishes with what was recorded. Uploading (5) just resumes."""
-    active = [
-        int(TaskStatus.INIT),
-        int(TaskStatus.RECORDING),
-        int(TaskStatus.QUEUED),
-        int(TaskStatus.ENCODING),
-    ]
-    with ctx.sessions() as s:
-        rows = s.execute(
-            select(Task.id, Task.record_id, Task.status, Task.media_duration, Task.flow_bytes).where(
-                Task.status.in_(active)
-            )
-        ).all()
-        known = {
-            row.id: [name for (name,) in s.execute(select(File.name).where(File.task_id == row.id))]
-            for row in rows
-        }
-    if not rows:
-        return
-    host = ctx.host
-    assert isinstance(host, LocalRecorderHost)
-    for row in rows:
-        work_dir = str((ctx.settings.work_dir / row.record_id).resolve())
-        for seg in host.salvage(work_dir, known[row.id]):
-            sink.handle(row.record_id, SegmentClosed(seg))
-        if row.status in (TaskStatus.QUEUED, TaskStatus.ENCODING):
-            sink.handle(row.record_id, Finished(Stats(row.media_duration, row.flow_bytes)))
-        else:
-            sink.handle(
-                row.record_id, Failed("the server stopped while this task was recording; files are kept")
-            )
-        log.warning("task %s was active when the server stopped: ended with its files kept", row.record_id)
-    sink.drain()
-
-
 def build_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     from cloudrec.api.app import create_app
 
@@ -151,10 +120,14 @@ def build_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 def shutdown(ctx: AppContext) -> None:
     """Finish running recordings so that their files are complete, then stop the background threads
     (the callback worker last: the sink's last changes may add events)."""
-    ctx.host.close()
-    sink = getattr(ctx.host, "sink", None)
-    if isinstance(sink, DbProgressSink):
-        sink.drain(uploads_timeout_s=ctx.settings.shutdown_upload_wait_s)
-        sink.close()
+    if ctx.succession is not None:
+        ctx.succession.close()  # no successor starts while the recorders finish
+    if ctx.settings.shutdown_detach:
+        ctx.host.detach()  # the next server adopts the recordings
+    else:
+        ctx.host.close()
+    if ctx.sink is not None:
+        ctx.sink.drain(uploads_timeout_s=ctx.settings.shutdown_upload_wait_s)
+        ctx.sink.close()
     if ctx.callbacks is not None:
         ctx.callbacks.close()  # undelivered events stay in the outbox for the next start

@@ -149,8 +149,20 @@ class SpyHost:
     def free_slots(self) -> int:
         return self.inner.free_slots()
 
+    def adopt(self, spec: TaskSpec) -> bool:
+        return self.inner.adopt(spec)
+
+    def abandon(self, record_id: str, epoch: int) -> None:
+        self.inner.abandon(record_id, epoch)
+
+    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
+        return self.inner.salvage(work_dir, known, min_index)
+
     def close(self) -> None:
         self.inner.close()
+
+    def detach(self) -> None:
+        self.inner.detach()
 
     def __getattr__(self, name: str) -> Any:  # the host's extras: sink, pid, salvage
         return getattr(self.inner, name)

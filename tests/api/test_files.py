@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from api.harness import LiveServer, Tenant, contract_json
+from api.harness import LIVE_SERVER_SETTINGS, LiveServer, ServerFactory, Tenant, contract_json
 from cloudrec.storage.local import LocalStorage
 from cloudrec.storage.signing import sign
 
@@ -132,12 +132,15 @@ def test_not_ready_before_done(tenant: Tenant, status: int) -> None:
     assert reply["code"] == 6050030031, reply
 
 
-def test_failed_task_with_files_is_downloadable(tenant: Tenant, live_server: LiveServer) -> None:
+def test_failed_task_with_files_is_downloadable(server_factory: ServerFactory) -> None:
+    server = server_factory(**LIVE_SERVER_SETTINGS, restart_budget=0)  # no successor: a death fails it
+    tenant = server.tenant()
     record_id = tenant.start_manual()
-    pid = live_server.host.pid(record_id)
+    pid = server.host.pid(record_id)
     assert pid is not None
     os.kill(pid, 9)  # the recorder dies: the task fails, what it recorded stays downloadable
     tenant.wait_status(record_id, -1)
+    assert "restart budget spent" in tenant.row(record_id).error
     assert tenant.get(URLS, record_id=record_id)["code"] == 6050030031  # nothing recorded yet
     (data,) = tenant.add_segments(record_id, 1)
     item = _links(tenant, record_id)["data_list"][0]

@@ -40,6 +40,7 @@ def test_fields_of_a_task(tenant: Tenant, live_server: LiveServer) -> None:
         "width": 1920,
         "height": 1080,
         "auto": 0,
+        "gaps": [],  # cloudrec: no recorder died
     }
 
 

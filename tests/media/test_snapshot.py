@@ -78,7 +78,9 @@ def test_no_picture_an_empty_answer_and_a_new_width_gets_one_at_once() -> None:
 
 def test_poster_is_the_middle_picture_of_the_segment(tmp_path: Path) -> None:
     fps = 15
-    segmenter = Segmenter(OutputFormat(FileType.MP4, 320, 180, fps), str(tmp_path), "p", 6 * fps, add_poster)
+    segmenter = Segmenter(
+        OutputFormat(FileType.MP4, 320, 180, fps), str(tmp_path), "p", 6 * fps, after_close=add_poster
+    )
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # 2 s each: the middle (3 s) is green
     for tick in range(6 * fps):
         n = tick_samples(tick + 1, fps) - tick_samples(tick, fps)

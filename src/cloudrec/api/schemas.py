@@ -456,11 +456,20 @@ class RecordReply(OkReply):
     record_id: str
 
 
+class Gap(BaseModel):
+    """A part of the call that was not recorded: a recorder died and its successor went on."""
+
+    start_time: str | None = Field(description="YYYY-MM-DD HH:MM:SS: when the recorded media stops")
+    offset: float = Field(description="seconds of media recorded before the gap (where the files join)")
+    duration: float = Field(description="seconds not recorded")
+
+
 class FinishReply(OkReply):
     record_id: str
     media_duration: int = Field(description="seconds of media recorded, pauses excluded")
     record_duration: int = Field(description="seconds from recording start to finish")
     flow: int = Field(description="kilobytes pulled from the sources")
+    gaps: list[Gap] = Field(default_factory=list, description="cloudrec: parts not recorded (recorder died)")
 
 
 class TaskItem(BaseModel):
@@ -481,6 +490,7 @@ class TaskItem(BaseModel):
     width: int = Field(description="canvas width")
     height: int = Field(description="canvas height")
     auto: int = Field(description="1 automatic recording, 0 manual")
+    gaps: list[Gap] = Field(default_factory=list, description="cloudrec: parts not recorded (recorder died)")
 
 
 class TaskListReply(OkReply):

@@ -91,7 +91,7 @@ class CallbackEvents:
             select(File).where(File.task_id == task.id, File.stored.is_(True)).order_by(File.index)
         ).all()
         tz = zone(self.timezone)
-        links = link_files(self.storage, self.download_url_ttl_s, rows)
+        links = link_files(self.storage, self.download_url_ttl_s, rows, task.gaps)
         files = [describe_file(link, tz) for link in links]
         self.emit(
             session, task, TASK_DONE, {"status": task.status, "total_num": len(files), "file_list": files}

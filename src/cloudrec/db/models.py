@@ -56,6 +56,7 @@ class Task(Base):
         Index("ix_tasks_app_status_created", "app_id", "status", "created_at", "id"),
         Index("ix_tasks_app_started", "app_id", "start_time"),
         Index("ix_tasks_app_group_status", "app_id", "group_id", "status"),
+        Index("ix_tasks_lease", "status", "lease_expires"),  # the scan for expired leases
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -81,7 +82,21 @@ class Task(Base):
     status: Mapped[int] = mapped_column(Integer, default=1)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str] = mapped_column(Text, default="")
+    # The lease of the recorder running the task: its owner (the server instance that started it), an
+    # epoch bumped by every takeover (a recorder's writes count only with the current one) and an
+    # expiry (Unix, wall clock) that the recorder's progress renews. None: never leased.
     host_id: Mapped[str] = mapped_column(String(200), default="")
+    lease_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # What the recorders before the current one recorded (its own figures start at 0).
+    media_base: Mapped[float] = mapped_column(Float, default=0.0)
+    flow_base: Mapped[int] = mapped_column(BigInteger, default=0)
+    gaps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)  # not recorded
+    restarts: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)  # takeover times (Unix)
+    # Bumped by every change of the desired state (layout, captions, paused, finish), with the request's
+    # Unix time: the server owning the recorder relays changes that another server received.
+    desired_seq: Mapped[int] = mapped_column(Integer, default=0)
+    desired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     created_at: Mapped[float] = mapped_column(Float)
     start_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # recording started (status 2)

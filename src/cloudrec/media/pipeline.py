@@ -300,7 +300,14 @@ class _Recording:
         )
         segment_ticks = max(1, round(spec.segment_seconds * self.fps))
         posters = None if self.audio_only else add_poster
-        self.segmenter = Segmenter(fmt, spec.work_dir, spec.file_name, segment_ticks, after_close=posters)
+        self.segmenter = Segmenter(
+            fmt,
+            spec.work_dir,
+            spec.file_name,
+            segment_ticks,
+            first_index=spec.first_index,
+            after_close=posters,
+        )
         self.emit(Started(at=time.time() - (self.clock.now() - self.tick_time(0))))
         log.info("recording started")
 

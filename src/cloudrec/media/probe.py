@@ -43,19 +43,22 @@ def media_duration(path: str | Path) -> float:
     return max((hi - lo for lo, hi in spans.values()), default=0.0)
 
 
-def salvage_segments(work_dir: str, known: set[str]) -> list[SegmentInfo]:
-    """Segment files in `work_dir` that were not reported closed and still hold playable media."""
+def salvage_segments(work_dir: str, known: set[str], min_index: int = 1) -> list[SegmentInfo]:
+    """Segment files in `work_dir` that were not reported closed and still hold playable media (from
+    index `min_index` on: those before are an earlier recorder's, reported already)."""
     found: list[SegmentInfo] = []
     if not os.path.isdir(work_dir):
         return found
     for name in sorted(os.listdir(work_dir)):
         m = SEGMENT_RE.match(name)
-        if m is None or name in known:
+        if m is None or name in known or int(m.group("index")) < min_index:
             continue
         path = os.path.join(work_dir, name)
         duration = media_duration(path)
         if duration <= 0:
-            log.warning("abandoned segment %s holds no media: left in place", path)
+            # out of the segment names: a successor recorder continues the numbering with this index
+            os.replace(path, path + ".empty")
+            log.warning("abandoned segment %s holds no media: kept as %s.empty", path, name)
             continue
         found.append(
             SegmentInfo(

@@ -156,8 +156,8 @@ class Segmenter:
     Segment k holds ticks [k*segment_ticks, (k+1)*segment_ticks) of the output timeline; timestamps in
     each file start at 0. Closing a segment (encoder flush, trailer, md5) runs on a worker thread so
     that the recording loop keeps its pace; `collect` returns the closed segments in order.
-    Numbering starts at 0001 and skips names already present in `work_dir` (a restarted recorder
-    never overwrites a file).
+    Numbering starts at `first_index` (0001) and skips names already present in `work_dir` (a restarted
+    recorder never overwrites a file).
     """
 
     def __init__(
@@ -166,6 +166,7 @@ class Segmenter:
         work_dir: str,
         file_name: str,
         segment_ticks: int,
+        first_index: int = 1,
         after_close: Callable[[SegmentInfo], SegmentInfo] | None = None,
     ) -> None:
         self.fmt = fmt
@@ -175,7 +176,7 @@ class Segmenter:
         self.segment_ticks = max(1, segment_ticks)
         self.ext = "mp3" if fmt.file_type == FileType.MP3 else "mp4"
         self._current: _Segment | None = None
-        self._next_index = 1
+        self._next_index = first_index  # a successor recorder continues the task's numbering
         self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-close")
         self._closing: deque[Future[SegmentInfo]] = deque()
         os.makedirs(work_dir, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,14 +15,69 @@ from cloudrec.recorder.spec import (
     AudioRef,
     AutoSpec,
     Caption,
+    Command,
     CropMode,
     FileType,
+    Finish,
     Layout,
     MediaType,
+    Resume,
+    SetCaptions,
+    SetLayout,
     StreamInfo,
+    Suspend,
     TaskSpec,
+    TaskStatus,
     VideoTile,
 )
+
+
+def layout_to_json(layout: Layout) -> dict[str, Any]:
+    """The stored form of a layout (read back by `layout_from_json`)."""
+    return {
+        "video": [
+            {
+                "user_id": t.user_id,
+                "media_id": t.media_id,
+                "media_type": int(t.media_type),
+                "x": t.x,
+                "y": t.y,
+                "w": t.w,
+                "h": t.h,
+                "crop_mode": int(t.crop_mode),
+            }
+            for t in layout.video
+        ],
+        "audio": [
+            {"user_id": a.user_id, "media_id": a.media_id, "media_type": int(a.media_type)}
+            for a in layout.audio
+        ],
+    }
+
+
+def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
+    """The stored form of `auto` (read back by `auto_from_json`)."""
+    return {
+        "type": auto.type,
+        "user_id": auto.user_id,
+        "media_type": auto.media_type,
+        "media_count": auto.media_count,
+        "crop_mode": int(auto.crop_mode),
+        "caption": auto.caption,
+        "white_board": auto.white_board,
+        "main_media_type": None if auto.main_media_type is None else int(auto.main_media_type),
+    }
+
+
+def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
+    """The stored form of captions (read back by `captions_from_json`)."""
+    out = []
+    for c in captions:
+        item: dict[str, Any] = {"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size}
+        if c.opacity != 100 or c.clock:  # set-output-overlay's extras (set/subtitle has none)
+            item.update(opacity=c.opacity, clock=c.clock, time_zone=c.time_zone)
+        out.append(item)
+    return out
 
 
 def layout_from_json(data: dict[str, Any]) -> Layout:
@@ -92,6 +149,19 @@ def stream_infos(rows: Iterable[GroupStream], join_order: dict[str, int]) -> tup
     return tuple(infos)
 
 
+def control_address(settings: Settings, record_id: str) -> str:
+    """The Unix socket (abstract namespace) on which an orphaned recorder of the task waits: the same
+    for every server of one data directory."""
+    digest = hashlib.sha256(f"{settings.data_dir.resolve()}\0{record_id}".encode()).hexdigest()[:32]
+    return f"\0cloudrec-{digest}"
+
+
+def control_key(settings: Settings, record_id: str) -> bytes:
+    """The key a server must know to adopt the task's recorder (from the signing key: never stored)."""
+    secret = settings.signing_key.get_secret_value().encode()
+    return hmac.new(secret, b"recorder-control\0" + record_id.encode(), hashlib.sha256).digest()
+
+
 def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) -> TaskSpec:
     work_dir = Path(settings.work_dir) / task.record_id
     return TaskSpec(
@@ -118,4 +188,22 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         open_timeout_seconds=settings.source_open_timeout_s,
         read_timeout_seconds=settings.source_read_timeout_s,
         egress=stream_policy(settings),
+        orphan_wait_seconds=settings.recorder_orphan_wait_s,
+        control_address=control_address(settings, task.record_id),
+        control_key=control_key(settings, task.record_id),
     )
+
+
+def desired_commands(task: Task) -> list[Command]:
+    """The commands that bring a recorder to the task's stored desired state (each is idempotent: a
+    recorder in that state already ignores it or changes nothing)."""
+    at = task.desired_at
+    if task.status == TaskStatus.QUEUED:
+        return [Finish(at=at)]
+    cmds: list[Command] = []
+    if task.auto is None and task.layout is not None and not task.paused:
+        cmds.append(SetLayout(layout_from_json(task.layout), at=at))
+    if not task.paused:
+        cmds.append(SetCaptions(captions_from_json(task.captions or []), at=at))
+    cmds.append(Suspend(at=at) if task.paused else Resume(at=at))
+    return cmds

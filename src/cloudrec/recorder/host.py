@@ -7,21 +7,26 @@ a `ProgressSink`, which stores status, stats, segments and failures.
 ```
 api ──start/command/group_changed──► RecorderHost ──► recorder (one process per task)
  ▲                                        │
- └──────────── database ◄── ProgressSink ◄┘ (Started, Stats, SegmentClosed, Finished, Failed)
+ └──────────── database ◄── ProgressSink ◄┘ (Started, Stats, SegmentClosed, Finished, Failed, Lost)
 ```
+
+Every report carries the lease epoch of the recorder that made it: the sink applies it only while that
+epoch is the task's current one, so a recorder presumed dead cannot write over its successor.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from cloudrec.recorder.spec import Command, Progress, Snapshot, StreamInfo, TaskSpec
+from cloudrec.recorder.spec import Command, Progress, SegmentInfo, Snapshot, StreamInfo, TaskSpec
 
 
 class ProgressSink(Protocol):
     """Receives every progress event of every task a host runs (called from the host's threads)."""
 
-    def handle(self, record_id: str, event: Progress) -> None: ...
+    def handle(self, record_id: str, event: Progress, epoch: int | None = None) -> None:
+        """Apply `event` of the recorder holding lease `epoch` (None: the control plane's own)."""
+        ...
 
 
 class RecorderHost(Protocol):
@@ -50,6 +55,25 @@ class RecorderHost(Protocol):
 
     def free_slots(self) -> int: ...
 
+    def adopt(self, spec: TaskSpec) -> bool:
+        """Take over the recorder of `spec` (same epoch) that outlived its server and waits for a new
+        one; False when none answers."""
+        ...
+
+    def abandon(self, record_id: str, epoch: int) -> None:
+        """The task's lease went to a successor: stop its recorder of `epoch` here, if one runs, without
+        any further report (returns once it is gone)."""
+        ...
+
+    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
+        """Segments a dead recorder wrote into `work_dir` but never reported (its open one)."""
+        ...
+
     def close(self) -> None:
         """Stop accepting work; finish running tasks gracefully."""
+        ...
+
+    def detach(self) -> None:
+        """Stop accepting work; let go of running recorders without stopping them (they record on and
+        wait for the next server to adopt them)."""
         ...

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
+import select
+import signal
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -20,6 +24,9 @@ from cloudrec.recorder.spec import (
     Command,
     Failed,
     Finished,
+    Hello,
+    Lost,
+    Report,
     SegmentClosed,
     SegmentInfo,
     SetStreams,
@@ -37,10 +44,33 @@ SPARE_WAIT_SECONDS = 3.0
 _PRELOAD = ["cloudrec.recorder.process", "cloudrec.media.pipeline", "cloudrec.media.probe"]
 
 
+# An adopted recorder says who it is at once; longer: it is not one of ours.
+HELLO_WAIT_SECONDS = 2.0
+
+
+class _AdoptedProcess:
+    """A recorder process that an earlier server started (not our child), watched through a pidfd."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.sentinel = os.pidfd_open(pid)
+        self.exitcode: int | None = None  # only its parent learns it
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def join(self, timeout: float | None = None) -> None:
+        select.select([self.sentinel], [], [], timeout)
+
+    def close(self) -> None:
+        os.close(self.sentinel)
+
+
 @dataclass
 class _Running:
     spec: TaskSpec
-    proc: BaseProcess
+    proc: BaseProcess | _AdoptedProcess
     conn: Connection
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     closed_segments: list[str] = field(default_factory=list)
@@ -180,6 +210,45 @@ class LocalRecorderHost:
         with self._lock:
             return max(0, self.settings.max_recordings - len(self._tasks))
 
+    def adopt(self, spec: TaskSpec) -> bool:
+        with self._lock:
+            if self._closing or spec.record_id in self._tasks or not spec.control_address:
+                return False
+        try:
+            conn = multiprocessing.connection.Client(
+                spec.control_address, family="AF_UNIX", authkey=spec.control_key
+            )
+        except (OSError, EOFError, multiprocessing.AuthenticationError):
+            return False  # no recorder waits for a server there
+        try:
+            hello = conn.recv() if conn.poll(HELLO_WAIT_SECONDS) else None
+            if not isinstance(hello, Hello) or hello.epoch != spec.epoch:
+                conn.close()
+                return False
+            proc = _AdoptedProcess(hello.pid)
+        except (EOFError, OSError):
+            conn.close()
+            return False
+        with self._lock:
+            self._tasks[spec.record_id] = _Running(spec=spec, proc=proc, conn=conn)
+        log.warning("recorder process %s of %s (epoch %d) adopted", hello.pid, spec.record_id, spec.epoch)
+        self._wake()
+        return True
+
+    def abandon(self, record_id: str, epoch: int) -> None:
+        with self._lock:
+            run = self._tasks.get(record_id)
+            if run is None or run.spec.epoch != epoch:
+                return
+            del self._tasks[record_id]
+            run.ended = True  # nothing more of it reaches the sink
+        log.warning(
+            "recorder process %s of %s (epoch %d) lost its lease: killed", run.proc.pid, record_id, epoch
+        )
+        run.proc.kill()
+        run.proc.join(timeout=10)
+        self._wake()
+
     def pid(self, record_id: str) -> int | None:
         with self._lock:
             run = self._tasks.get(record_id)
@@ -204,6 +273,22 @@ class LocalRecorderHost:
             leftovers = list(self._tasks.values())
         for run in leftovers:
             run.proc.kill()
+
+    def detach(self) -> None:
+        with self._lock:
+            self._closing = True
+            runs = list(self._tasks.values())
+            self._tasks.clear()
+            spare, self._spare = self._spare, None
+        self._spare_wanted.set()
+        if spare is not None:
+            spare[1].close()
+        self._wake()
+        self._monitor.join(timeout=5)  # it stops watching them first
+        for run in runs:
+            run.ended = True  # what it reports from now on goes to the server that adopts it
+            run.conn.close()
+            log.info("recorder process %s of %s left running", run.proc.pid, run.spec.record_id)
 
     # ---- supervision ----------------------------------------------------------------------
 
@@ -231,9 +316,15 @@ class LocalRecorderHost:
             try:
                 if not run.conn.poll():
                     return
-                event = run.conn.recv()
+                report = run.conn.recv()
             except (EOFError, OSError):
                 return
+            if run.ended and self._tasks.get(run.spec.record_id) is not run:
+                return  # abandoned: its lease belongs to a successor
+            if not isinstance(report, Report):
+                log.error("recorder of %s sent %r, not a report", run.spec.record_id, type(report).__name__)
+                continue
+            event = report.event
             if isinstance(event, Snapshot):
                 run.snapshots.put(event)
                 continue
@@ -241,30 +332,41 @@ class LocalRecorderHost:
                 run.closed_segments.append(event.segment.name)
             if isinstance(event, (Finished, Failed)):
                 run.ended = True
-            self.sink.handle(run.spec.record_id, event)
+            self.sink.handle(run.spec.record_id, event, report.epoch)
 
     def _reap(self, run: _Running) -> None:
         run.proc.join()
-        self._drain(run)
         rid = run.spec.record_id
-        if not run.ended:
+        with self._lock:
+            current = self._tasks.get(rid) is run
+        if not current:  # abandoned: killed for a successor, which reports from now on
+            run.conn.close()
+            return
+        self._drain(run)
+        epoch = run.spec.epoch
+        died = not run.ended
+        if died:
             code = run.proc.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             log.error("recorder process of %s died (%s)", rid, how)
             for seg in self._salvage(run):
-                self.sink.handle(rid, SegmentClosed(seg))
-            self.sink.handle(rid, Failed(f"recorder process died ({how}); segments written so far are kept"))
+                self.sink.handle(rid, SegmentClosed(seg), epoch)
         run.conn.close()
+        if isinstance(run.proc, _AdoptedProcess):
+            run.proc.close()
         with self._lock:
-            self._tasks.pop(rid, None)
+            if self._tasks.get(rid) is run:
+                del self._tasks[rid]
+        if died:  # after it left the table: a successor may start at once
+            self.sink.handle(rid, Lost(f"recorder process died ({how})"), epoch)
 
     def _salvage(self, run: _Running) -> list[SegmentInfo]:
-        return self.salvage(run.spec.work_dir, run.closed_segments)
+        return self.salvage(run.spec.work_dir, run.closed_segments, run.spec.first_index)
 
-    def salvage(self, work_dir: str, known: list[str]) -> list[SegmentInfo]:
+    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
         """Segments a dead recorder wrote but never reported (the open one), probed in a child process."""
         parent, child = self._mp.Pipe(duplex=False)
-        proc = self._mp.Process(target=recorder_process.salvage, args=(work_dir, known, child))
+        proc = self._mp.Process(target=recorder_process.salvage, args=(work_dir, known, child, min_index))
         proc.start()
         child.close()
         found: list[SegmentInfo] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -9,7 +10,8 @@ from multiprocessing.connection import Connection
 
 from cloudrec import logsafe
 from cloudrec.egress import install_stream_policy
-from cloudrec.recorder.spec import Command, Failed, Finish, Progress, SegmentInfo, TaskSpec
+from cloudrec.recorder.control import Control
+from cloudrec.recorder.spec import Failed, SegmentInfo, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -26,34 +28,23 @@ def record(spec: TaskSpec, conn: Connection) -> None:
     """Record `spec`, reading commands from and sending progress to `conn` until the task ends."""
     _configure_logging(spec.record_id)
     install_stream_policy(spec.egress)  # what media.source checks before it opens a URL
-    # The server handles Ctrl-C and tells us to finish; don't die half-way through a segment.
+    # The server handles Ctrl-C and tells us to finish; don't die half-way through a segment. Our own
+    # session: signals to the server's process group (a terminal, a restart) do not reach us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.orphan_wait_seconds > 0:
+        with contextlib.suppress(OSError):
+            os.setsid()
     from cloudrec.media.pipeline import run_recording  # the only place that pulls in `av`
 
-    def commands(timeout_s: float) -> Command | None:
-        try:
-            if conn.poll(timeout_s):
-                cmd: Command = conn.recv()
-                return cmd
-        except (EOFError, OSError):
-            log.warning("control connection lost: finishing")
-            return Finish()
-        return None
-
-    def emit(event: Progress) -> None:
-        try:
-            conn.send(event)
-        except (BrokenPipeError, OSError):
-            log.warning("control connection lost: progress %s not delivered", type(event).__name__)
-
+    control = Control(spec, conn)
     try:
         os.makedirs(spec.work_dir, exist_ok=True)
-        run_recording(spec, commands, emit)
+        run_recording(spec, control.recv, control.send)
     except Exception as exc:
         log.exception("recording failed")
-        emit(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
+        control.send(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
     finally:
-        conn.close()
+        control.close()
 
 
 def standby(conn: Connection) -> None:
@@ -68,13 +59,13 @@ def standby(conn: Connection) -> None:
         record(spec, conn)
 
 
-def salvage(work_dir: str, known: list[str], conn: Connection) -> None:
+def salvage(work_dir: str, known: list[str], conn: Connection, min_index: int = 1) -> None:
     """Probe the segment files a dead recorder left in `work_dir` that were never reported closed."""
     _configure_logging(os.path.basename(work_dir))
     from cloudrec.media.probe import salvage_segments
 
     try:
-        found: list[SegmentInfo] = salvage_segments(work_dir, set(known))
+        found: list[SegmentInfo] = salvage_segments(work_dir, set(known), min_index)
         conn.send(found)
     except Exception:
         log.exception("salvage failed in %s", work_dir)

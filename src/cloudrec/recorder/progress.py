@@ -1,4 +1,5 @@
-"""Stores what recorders report: status, stats, segment files (moved to storage at once), failures."""
+"""Stores what recorders report (status, stats, segment files moved to storage at once, failures), each
+report only while its recorder holds the task's lease."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import hashlib
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloudrec import metrics
@@ -19,6 +23,7 @@ from cloudrec.db.models import File, Task
 from cloudrec.recorder.spec import (
     Failed,
     Finished,
+    Lost,
     Progress,
     SegmentClosed,
     SegmentInfo,
@@ -54,7 +59,12 @@ class DbProgressSink:
     finished task waits in status 5 until every one of its files is confirmed by the store.
 
     With `events`, every change that callbacks report adds its event to the outbox in the same
-    transaction (nothing is lost, nothing is sent for a change that did not commit)."""
+    transaction (nothing is lost, nothing is sent for a change that did not commit).
+
+    A report of a recorder (with its lease `epoch`) first renews the task's lease, conditionally on that
+    epoch, in the transaction that applies it: a recorder whose lease went to a successor changes
+    nothing (counted in `fenced`, and `on_fenced(record_id, epoch)` is told). `Lost` goes to
+    `on_lost(record_id, epoch, reason)`, which finds a successor; without one the task fails."""
 
     def __init__(
         self,
@@ -62,13 +72,18 @@ class DbProgressSink:
         storage: Storage,
         clock: Clock,
         events: CallbackEvents | None = None,
+        lease_ttl_s: float = 10.0,
     ) -> None:
         self.sessions = sessions
         self.storage = storage
         self.clock = clock
         self.events = events
-        self._queue: queue.Queue[tuple[str, Progress | _Stored] | None] = queue.Queue()
-        self.uploader = Uploader(storage, lambda file_id: self._queue.put(("", _Stored(file_id))))
+        self.lease_ttl_s = lease_ttl_s
+        self.on_lost: Callable[[str, int | None, str], None] | None = None
+        self.on_fenced: Callable[[str, int], None] | None = None
+        self.fenced = 0  # reports refused because their recorder no longer held the lease
+        self._queue: queue.Queue[tuple[str, Progress | _Stored, int | None] | None] = queue.Queue()
+        self.uploader = Uploader(storage, lambda file_id: self._queue.put(("", _Stored(file_id), None)))
         self._thread = threading.Thread(target=self._run, name="progress-sink", daemon=True)
         self._thread.start()
 
@@ -84,8 +99,8 @@ class DbProgressSink:
             self.uploader.submit(file_id, key, path, md5, self._poster(poster_key, path))
         return len(rows)
 
-    def handle(self, record_id: str, event: Progress) -> None:
-        self._queue.put((record_id, event))
+    def handle(self, record_id: str, event: Progress, epoch: int | None = None) -> None:
+        self._queue.put((record_id, event, epoch))
 
     def drain(self, uploads_timeout_s: float = 0.0) -> None:
         """Wait until every event handed in so far is applied (and uploads finish, up to a timeout)."""
@@ -104,9 +119,9 @@ class DbProgressSink:
             try:
                 if item is None:
                     return
-                record_id, event = item
+                record_id, event, epoch = item
                 try:
-                    self._apply(record_id, event)
+                    self._apply(record_id, event, epoch)
                 except Exception:
                     log.exception("could not apply %s of %s", type(event).__name__, record_id)
                 if self.events is not None:
@@ -114,15 +129,53 @@ class DbProgressSink:
             finally:
                 self._queue.task_done()
 
-    def _apply(self, record_id: str, event: Progress | _Stored) -> None:
+    def _holds_lease(self, s: Session, record_id: str, epoch: int | None) -> bool:
+        """Renew the lease of `epoch` (None: the control plane's own write, always applied). The
+        conditional UPDATE comes first: it locks the row until the change commits, so a takeover
+        (an UPDATE of the epoch) waits for it or has already made it fail."""
+        if epoch is None:
+            return True
+        result = s.execute(
+            update(Task)
+            .where(Task.record_id == record_id, Task.lease_epoch == epoch)
+            .values(lease_expires=time.time() + self.lease_ttl_s),
+            execution_options={"synchronize_session": False},
+        )
+        return int(cast(CursorResult[Any], result).rowcount) > 0
+
+    @staticmethod
+    def _exists(s: Session, record_id: str) -> bool:
+        return s.scalar(select(Task.id).where(Task.record_id == record_id)) is not None
+
+    def _refuse(self, record_id: str, event: Progress, epoch: int | None) -> None:
+        assert epoch is not None
+        self.fenced += 1
+        log.warning(
+            "%s of %s from a recorder without the lease (epoch %d): ignored",
+            type(event).__name__,
+            record_id,
+            epoch,
+        )
+        if self.on_fenced is not None:
+            self.on_fenced(record_id, epoch)
+
+    def _apply(self, record_id: str, event: Progress | _Stored, epoch: int | None) -> None:
         metrics.observe_progress(record_id, event)
-        if isinstance(event, SegmentClosed):
-            self._store_segment(record_id, event.segment)
-            return
         if isinstance(event, _Stored):
             self._mark_stored(event.file_id)
             return
+        if isinstance(event, Lost):
+            if self.on_lost is not None:
+                self.on_lost(record_id, epoch, event.reason)
+                return
+            event = Failed(f"{event.reason}; segments written so far are kept")
+        if isinstance(event, SegmentClosed):
+            self._store_segment(record_id, event.segment, epoch)
+            return
         with self.sessions.begin() as s:
+            if not self._holds_lease(s, record_id, epoch) and self._exists(s, record_id):
+                self._refuse(record_id, event, epoch)
+                return
             task = s.scalar(select(Task).where(Task.record_id == record_id))
             if task is None:
                 log.warning("progress for unknown task %s: %s", record_id, type(event).__name__)
@@ -134,13 +187,14 @@ class DbProgressSink:
                     if self.events is not None:
                         self.events.started(s, task)
             elif isinstance(event, Stats):
-                task.media_duration = event.media_duration
-                task.flow_bytes = event.flow_bytes
+                # a successor's figures start at 0: what its predecessors recorded comes first
+                task.media_duration = task.media_base + event.media_duration
+                task.flow_bytes = task.flow_base + event.flow_bytes
             elif isinstance(event, Finished):
                 if task.status in _FINAL:
                     return
-                task.media_duration = event.stats.media_duration
-                task.flow_bytes = event.stats.flow_bytes
+                task.media_duration = task.media_base + event.stats.media_duration
+                task.flow_bytes = task.flow_base + event.stats.flow_bytes
                 if task.stop_time is None:
                     task.stop_time = now
                 task.record_duration = max(0.0, task.stop_time - (task.start_time or task.stop_time))
@@ -184,8 +238,11 @@ class DbProgressSink:
             return ()
         return ((poster_key, str(local), hashlib.md5(local.read_bytes()).hexdigest()),)
 
-    def _store_segment(self, record_id: str, seg: SegmentInfo) -> None:
+    def _store_segment(self, record_id: str, seg: SegmentInfo, epoch: int | None) -> None:
         with self.sessions.begin() as s:
+            if not self._holds_lease(s, record_id, epoch) and self._exists(s, record_id):
+                self._refuse(record_id, SegmentClosed(seg), epoch)
+                return
             task = s.scalar(select(Task).where(Task.record_id == record_id))
             if task is None:
                 log.warning("segment %s of unknown task %s left in %s", seg.name, record_id, seg.path)

@@ -156,6 +156,15 @@ class TaskSpec:
     # task, whose timeline starts at its first SetLayout, or a test that starts it at once.
     start_at: float | None = None
     egress: EgressPolicy | None = None  # where its sources may connect (None: the default stream policy)
+    # The lease epoch this recorder holds (its reports count only while it is the task's current one),
+    # and the index of its first segment (a successor continues after the files stored before it).
+    epoch: int = 0
+    first_index: int = 1
+    # A recorder whose server went away keeps recording and waits this long for a new server to adopt
+    # it on `control_address` (a Unix socket; connections must know `control_key`); 0: it finishes.
+    orphan_wait_seconds: float = 0.0
+    control_address: str = ""
+    control_key: bytes = b""
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -292,4 +301,28 @@ class Snapshot:
     tiles: tuple[SnapshotTile, ...] = ()
 
 
-Progress = Started | Stats | SegmentClosed | Finished | Failed | Snapshot
+@dataclass(frozen=True)
+class Lost:
+    """The recorder ended without finishing (its process died); its files were salvaged. The control
+    plane decides what follows: a successor, or the task fails (restart budget spent)."""
+
+    reason: str
+
+
+Progress = Started | Stats | SegmentClosed | Finished | Failed | Lost | Snapshot
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The first message of a recorder to a server that adopts it: who it is."""
+
+    pid: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """A progress event as a recorder sends it: stamped with the lease epoch it holds."""
+
+    epoch: int
+    event: Progress

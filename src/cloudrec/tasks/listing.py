@@ -50,6 +50,7 @@ class TaskSummary:
     width: int
     height: int
     is_auto: bool
+    gaps: list[dict[str, Any]] | None  # stored form (`tasks.succession`); replies: `describe_gaps`
 
 
 SUMMARY_COLUMNS = (
@@ -67,6 +68,7 @@ SUMMARY_COLUMNS = (
     Task.width,
     Task.height,
     Task.is_auto,
+    Task.gaps,
 )
 
 
@@ -98,12 +100,22 @@ def list_tasks(
     return total, [TaskSummary(**row._asdict()) for row in rows]
 
 
+def describe_gaps(gaps: Sequence[dict[str, Any]] | None, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """What a task did not record (its recorder died; a successor went on), as replies show it:
+    `start_time`, `offset` (seconds of media recorded before it) and `duration` (seconds)."""
+    return [
+        {"start_time": format_time(g["start"], tz), "offset": g["offset"], "duration": g["duration"]}
+        for g in gaps or ()
+    ]
+
+
 @dataclass(frozen=True)
 class FileLink:
     file: File
     url: str
     play_url: str  # the same file served for a browser to play (inline)
     poster_url: str = ""  # signed like the file; "" when the file has no poster
+    gaps: tuple[dict[str, Any], ...] = ()  # the gaps just before this file (stored form)
 
 
 def file_links(
@@ -126,25 +138,29 @@ def file_links(
         .offset((page - 1) * FILES_PER_PAGE)
         .limit(FILES_PER_PAGE)
     ).all()
-    return total, link_files(ctx.storage, ctx.settings.download_url_ttl_s, rows)
+    return total, link_files(ctx.storage, ctx.settings.download_url_ttl_s, rows, task.gaps)
 
 
-def link_files(storage: Storage, ttl_s: int, rows: Sequence[File]) -> list[FileLink]:
-    """Signed links of stored files, valid for `ttl_s` seconds."""
+def link_files(
+    storage: Storage, ttl_s: int, rows: Sequence[File], gaps: Sequence[dict[str, Any]] | None = None
+) -> list[FileLink]:
+    """Signed links of stored files, valid for `ttl_s` seconds (with the task's `gaps` before each)."""
     return [
         FileLink(
             f,
             storage.url(f.storage_key, f.name, ttl_s),
             storage.url(f.storage_key, f.name, ttl_s, inline=True),
             storage.url(f.poster_key, poster_name(f.name), ttl_s) if f.poster_key else "",
+            tuple(g for g in gaps or () if g.get("index") == f.index),
         )
         for f in rows
     ]
 
 
 def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
-    """One item of a file list (`data_list` of download/url): url, md5, file_name, extent (JSON text)."""
-    extent = {
+    """One item of a file list (`data_list` of download/url): url, md5, file_name, extent (JSON text;
+    with `gaps` only after a recorder died just before this file)."""
+    extent: dict[str, Any] = {
         "index": link.file.index,
         "size": link.file.size,
         "duration": round(link.file.duration, 3),
@@ -152,6 +168,8 @@ def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
     }
     if link.poster_url:
         extent["poster"] = link.poster_url
+    if link.gaps:
+        extent["gaps"] = describe_gaps(link.gaps, tz)
     return {
         "url": link.url,
         "md5": link.file.md5,

@@ -25,11 +25,13 @@ from cloudrec.errors import (
     NotRecording,
     NotSuspended,
     ParamError,
+    TaskChanged,
+    TaskNotActive,
     TaskNotFound,
     TaskSuspended,
 )
 from cloudrec.groups.registry import GroupRegistry
-from cloudrec.recorder.build import build_spec
+from cloudrec.recorder.build import auto_to_json, build_spec, captions_to_json, layout_to_json
 from cloudrec.recorder.spec import (
     AutoSpec,
     Caption,
@@ -41,6 +43,7 @@ from cloudrec.recorder.spec import (
     Suspend,
     TaskStatus,
 )
+from cloudrec.tasks.leases import first_lease, is_live
 from cloudrec.tasks.locks import process_locks
 from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_file_name
 from cloudrec.tasks.quota import fair_share
@@ -74,54 +77,6 @@ class FinishFigures:
     media_duration: int  # seconds of media recorded, pauses excluded
     record_duration: int  # seconds from recording start to finish
     flow: int  # kilobytes pulled from the sources
-
-
-def layout_to_json(layout: Layout) -> dict[str, Any]:
-    """The stored form of a layout (read back by `recorder.build.layout_from_json`)."""
-    return {
-        "video": [
-            {
-                "user_id": t.user_id,
-                "media_id": t.media_id,
-                "media_type": int(t.media_type),
-                "x": t.x,
-                "y": t.y,
-                "w": t.w,
-                "h": t.h,
-                "crop_mode": int(t.crop_mode),
-            }
-            for t in layout.video
-        ],
-        "audio": [
-            {"user_id": a.user_id, "media_id": a.media_id, "media_type": int(a.media_type)}
-            for a in layout.audio
-        ],
-    }
-
-
-def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
-    """The stored form of `auto` (read back by `recorder.build.auto_from_json`)."""
-    return {
-        "type": auto.type,
-        "user_id": auto.user_id,
-        "media_type": auto.media_type,
-        "media_count": auto.media_count,
-        "crop_mode": int(auto.crop_mode),
-        "caption": auto.caption,
-        "white_board": auto.white_board,
-        "main_media_type": None if auto.main_media_type is None else int(auto.main_media_type),
-    }
-
-
-def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
-    """The stored form of captions (read back by `recorder.build.captions_from_json`)."""
-    out = []
-    for c in captions:
-        item: dict[str, Any] = {"content": c.content, "color": c.color, "x": c.x, "y": c.y, "size": c.size}
-        if c.opacity != 100 or c.clock:  # set-output-overlay's extras (set/subtitle has none)
-            item.update(opacity=c.opacity, clock=c.clock, time_zone=c.time_zone)
-        out.append(item)
-    return out
 
 
 def get_task(session: Session, app_id: str, record_id: str) -> Task:
@@ -197,7 +152,6 @@ class TaskService:
                 status=int(TaskStatus.RECORDING if opts.auto is not None else TaskStatus.INIT),
                 paused=False,
                 error="",
-                host_id="",
                 created_at=now,
                 start_time=now if opts.auto is not None else None,
                 media_duration=0.0,
@@ -205,6 +159,7 @@ class TaskService:
                 flow_bytes=0,
                 file_size=0,
                 files_deleted=False,
+                **first_lease(self.ctx.settings, self.ctx.instance_id),
             )
             self.session.add(task)
             self.session.commit()
@@ -238,7 +193,7 @@ class TaskService:
 
     def _start(self, task: Task) -> None:
         streams = GroupRegistry(self.ctx, self.session).stream_infos(task.app_id, task.group_id)
-        spec = build_spec(task, streams, self.ctx.settings)
+        spec = replace(build_spec(task, streams, self.ctx.settings), epoch=task.lease_epoch)
         if task.auto is not None:
             spec = replace(spec, start_at=self.requested_at)
         try:
@@ -288,12 +243,12 @@ class TaskService:
         changed = self._apply(
             update(Task)
             .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]), Task.paused.is_(False))
-            .values(values)
+            .values({**values, **self._desired()})
         )
         if not changed:  # suspended or finished meanwhile
             task = self._reload(task)
             check(task)
-            raise TaskNotFound(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
+            raise TaskChanged(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
 
     def _check_captions_allowed(self, task: Task) -> None:
         self._check_output_settable(task, "captions")
@@ -309,7 +264,7 @@ class TaskService:
         if task.status in ACTIVE and task.paused:
             raise TaskSuspended(f"record_id {task.record_id!r} is suspended: resume it before setting {what}")
         if task.status not in ACTIVE:
-            raise TaskNotFound(
+            raise TaskNotActive(
                 f"record_id {task.record_id!r} is not recording (status {task.status}): {what} cannot be set"
             )
 
@@ -343,16 +298,31 @@ class TaskService:
                 .where(
                     Task.id == task.id, Task.status == int(TaskStatus.RECORDING), Task.paused.is_(not paused)
                 )
-                .values(paused=paused)
+                .values(paused=paused, **self._desired())
             )
         )
 
+    def _desired(self) -> dict[str, Any]:
+        """The columns that mark a change of the desired state (the owner of the recorder relays it)."""
+        return {"desired_seq": Task.desired_seq + 1, "desired_at": self.requested_at}
+
+    def _delivered(self, task: Task) -> None:
+        """The command reached the recorder here: the relay need not send this change again."""
+        if self.ctx.succession is not None:
+            self.ctx.succession.delivered(task.record_id, self._reload(task).desired_seq)
+
     def _command(self, task: Task, cmd: SetLayout | SetCaptions | Suspend | Resume) -> None:
-        if not self.ctx.host.command(task.record_id, cmd):
+        if self.ctx.host.command(task.record_id, cmd):
+            self._delivered(task)
+        elif not self._held_elsewhere(task):
             # The recorder ended meanwhile (timeout, failure): its end reaches the database by itself.
             log.warning(
                 "task %s: %s not delivered, its recorder is not running", task.record_id, type(cmd).__name__
             )
+
+    def _held_elsewhere(self, task: Task) -> bool:
+        """Another server's recorder holds the task's lease (it relays the change from the database)."""
+        return task.host_id != self.ctx.instance_id and is_live(task)
 
     # ---- finish -----------------------------------------------------------------------------
 
@@ -365,13 +335,18 @@ class TaskService:
                 self._apply(
                     update(Task)
                     .where(Task.id == task.id, Task.status.in_([int(s) for s in ACTIVE]))
-                    .values(status=int(TaskStatus.QUEUED), stop_time=self._now(), paused=False)
+                    .values(
+                        status=int(TaskStatus.QUEUED), stop_time=self._now(), paused=False, **self._desired()
+                    )
                 )
             )
         task = self._reload(task)
         if stopped:
             log.info("task %s finished by request", record_id)
             if self.ctx.host.command(record_id, Finish(at=self.requested_at)):
+                self._delivered(task)
+                task = self._await_final_figures(task)
+            elif self._held_elsewhere(task):
                 task = self._await_final_figures(task)
             else:
                 self._end_unreachable(task)
@@ -410,12 +385,10 @@ class TaskService:
 
     def _end_unreachable(self, task: Task) -> None:
         """Finish did not reach a recorder: never leave the task queued (3) for ever."""
-        host = self.ctx.host
-        if task.record_id in host.running():
+        if task.record_id in self.ctx.host.running():
             return  # its recorder has ended and the host reports that end (Finished/Failed) by itself
-        drain = getattr(getattr(host, "sink", None), "drain", None)
-        if callable(drain):
-            drain()  # progress the host already handed over (a recorder reaped just now) lands first
+        if self.ctx.sink is not None:
+            self.ctx.sink.drain()  # what the host handed over already (a recorder just reaped) lands first
         now = self._now()
         ended = self._apply(
             update(Task)

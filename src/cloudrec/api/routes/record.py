@@ -12,6 +12,7 @@ from cloudrec.api.schemas import (
     AutoRequest,
     ErrorReply,
     FinishReply,
+    Gap,
     InitReply,
     InitRequest,
     LayoutReply,
@@ -36,7 +37,7 @@ from cloudrec.recorder.spec import (
     TaskStatus,
     VideoTile,
 )
-from cloudrec.tasks.listing import TaskFilter, TaskSummary, list_tasks
+from cloudrec.tasks.listing import TaskFilter, TaskSummary, describe_gaps, list_tasks
 from cloudrec.tasks.service import TaskOptions, TaskService
 
 router = APIRouter(prefix="/v1/record", tags=["record"])
@@ -175,12 +176,13 @@ def resume(body: RecordBody, ctx: CtxDep, session: SessionDep) -> RecordReply:
 @router.post("/finish", response_model=FinishReply | ErrorReply, openapi_extra=request_body(RecordRequest))
 def finish(body: RecordBody, ctx: CtxDep, session: SessionDep) -> FinishReply:
     """Stop the recording (status 3 → 6); a second call answers the same figures."""
-    _, figures = TaskService(ctx, session).finish(body.app_id, body.record_id)
+    task, figures = TaskService(ctx, session).finish(body.app_id, body.record_id)
     return FinishReply(
         record_id=body.record_id,
         media_duration=figures.media_duration,
         record_duration=figures.record_duration,
         flow=figures.flow,
+        gaps=[Gap(**g) for g in describe_gaps(task.gaps, zone(ctx.settings.timezone))],
     )
 
 
@@ -217,6 +219,7 @@ def task_list(query: ListQuery, ctx: CtxDep, session: SessionDep) -> TaskListRep
                 width=t.width,
                 height=t.height,
                 auto=int(t.is_auto),
+                gaps=[Gap(**g) for g in describe_gaps(t.gaps, tz)],
             )
             for t in tasks
         ],

@@ -1,0 +1,248 @@
+"""Successors for recorders that died or lost their lease: the task goes on with its next segment."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select, update
+
+from cloudrec.context import AppContext
+from cloudrec.db.models import File, Task
+from cloudrec.groups.registry import GroupRegistry
+from cloudrec.recorder.build import build_spec, desired_commands
+from cloudrec.recorder.progress import DbProgressSink
+from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
+from cloudrec.tasks.leases import LEASED, START_GRACE_S, claim
+
+log = logging.getLogger(__name__)
+
+# A gap is reported with this precision (seconds).
+GAP_DECIMALS = 3
+# A lease not renewed for this long (two reports missed) may belong to a recorder whose server died:
+# it is asked whether it waits to be adopted (only such recorders listen, asking others is harmless).
+ADOPT_AFTER_S = 2.0
+
+
+class Succession:
+    """One thread per server. A recorder that died here (`Lost`, after the host salvaged its open
+    segment) or any server's recorder whose lease expired is replaced, within the restart budget: the
+    lease moves to a new epoch (the old recorder's reports count no more), a successor starts from
+    the stored desired state with the next segment index, and what was not recorded between the old
+    recorder's last media and the successor's start is stored as a gap. A task whose finish was asked
+    finishes with what was recorded; a task out of budget fails, its files kept."""
+
+    def __init__(self, ctx: AppContext, sink: DbProgressSink) -> None:
+        self.ctx = ctx
+        self.sink = sink
+        self._queue: queue.Queue[tuple[str, int | None, str] | None] = queue.Queue()
+        self._seen: dict[str, int] = {}  # record_id -> the desired_seq its recorder here has
+        self._seen_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="succession", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def delivered(self, record_id: str, seq: int) -> None:
+        """The recorder of `record_id` here has the desired state up to `seq` (a command reached it)."""
+        with self._seen_lock:
+            self._seen[record_id] = max(seq, self._seen.get(record_id, 0))
+
+    def lost(self, record_id: str, epoch: int | None, reason: str) -> None:
+        """A recorder of this host died (called on the sink's thread, its salvaged segments stored)."""
+        self._queue.put((record_id, epoch, reason))
+
+    def _run(self) -> None:
+        scan_s = self.ctx.settings.lease_scan_s
+        next_scan = time.monotonic() + scan_s
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, next_scan - time.monotonic()))
+            except queue.Empty:
+                item = ("", None, "")
+            if item is None:
+                return
+            record_id, epoch, reason = item
+            try:
+                if record_id and epoch is not None:
+                    self._take_over(record_id, epoch, reason, expired=False)
+                if time.monotonic() >= next_scan:
+                    next_scan = time.monotonic() + scan_s
+                    self._adopt_orphans()
+                    self._scan()
+                    self._relay()
+            except Exception:
+                log.exception("succession of %s failed", record_id or "expired leases")
+
+    def _adopt_orphans(self) -> None:
+        """Recorders that outlived their server go on under this one: same epoch, no gap."""
+        settings = self.ctx.settings
+        running = self.ctx.host.running()
+        with self.ctx.sessions() as s:
+            tasks = s.scalars(
+                select(Task).where(
+                    Task.status.in_([int(st) for st in LEASED]),
+                    Task.host_id != self.ctx.instance_id,
+                    Task.lease_expires.is_not(None),
+                    Task.lease_expires < time.time() + settings.lease_ttl_s - ADOPT_AFTER_S,
+                )
+            ).all()
+            for task in tasks:
+                if task.record_id in running:
+                    continue
+                streams = GroupRegistry(self.ctx, s).stream_infos(task.app_id, task.group_id)
+                spec = replace(build_spec(task, streams, settings), epoch=task.lease_epoch)
+                if not self.ctx.host.adopt(spec):
+                    continue
+                s.execute(
+                    update(Task)
+                    .where(Task.id == task.id, Task.lease_epoch == task.lease_epoch)
+                    .values(
+                        host_id=self.ctx.instance_id,
+                        lease_expires=time.time() + settings.lease_ttl_s + START_GRACE_S,
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+                s.commit()
+                with self._seen_lock:
+                    self._seen[task.record_id] = 0  # changes it may have missed are relayed once
+                log.warning("task %s: its recorder outlived its server and goes on here", task.record_id)
+
+    def _scan(self) -> None:
+        """Take over the tasks whose lease expired (their recorder, or its whole server, is gone)."""
+        with self.ctx.sessions() as s:
+            rows = s.execute(
+                select(Task.record_id, Task.lease_epoch).where(
+                    Task.status.in_([int(st) for st in LEASED]),
+                    Task.lease_expires.is_not(None),
+                    Task.lease_expires < time.time(),
+                )
+            ).all()
+        for record_id, epoch in rows:
+            if self.ctx.host.free_slots() <= 0 and record_id not in self.ctx.host.running():
+                log.warning("task %s has no live recorder, and no capacity is left here", record_id)
+                continue
+            ttl = self.ctx.settings.lease_ttl_s
+            self._take_over(record_id, epoch, f"its recorder sent nothing for {ttl:g} s", expired=True)
+
+    def _relay(self) -> None:
+        """Changes of the desired state that another server received reach the recorders running here
+        (within `lease_scan_s`; the commands carry the request's time)."""
+        running = self.ctx.host.running()
+        with self._seen_lock:
+            for gone in set(self._seen) - running:
+                del self._seen[gone]
+        if not running:
+            return
+        with self.ctx.sessions() as s:
+            tasks = s.scalars(
+                select(Task).where(
+                    Task.host_id == self.ctx.instance_id,
+                    Task.status.in_([int(st) for st in LEASED]),
+                    Task.desired_seq > 0,
+                )
+            ).all()
+            for task in tasks:
+                with self._seen_lock:
+                    if task.record_id not in running or self._seen.get(task.record_id, 0) >= task.desired_seq:
+                        continue
+                    self._seen[task.record_id] = task.desired_seq
+                log.info("task %s: relaying its desired state (change %d)", task.record_id, task.desired_seq)
+                for cmd in desired_commands(task):
+                    self.ctx.host.command(task.record_id, cmd)
+
+    def _take_over(self, record_id: str, epoch: int, reason: str, *, expired: bool) -> None:
+        ctx = self.ctx
+        with ctx.sessions() as s:
+            if not claim(s, record_id, epoch, ctx.instance_id, ctx.settings.lease_ttl_s, expired=expired):
+                return  # another server took it over, or it ended meanwhile
+        new = epoch + 1
+        log.warning("task %s: %s; lease epoch %d -> %d", record_id, reason, epoch, new)
+        ctx.host.abandon(record_id, epoch)  # a recorder of the old epoch running here stops for good
+        if expired:
+            self._salvage(record_id, new)
+        self.sink.drain()  # the salvaged segments are stored before the next index and the gap are read
+        with ctx.sessions() as s:
+            task = s.scalar(select(Task).where(Task.record_id == record_id))
+            if task is None or task.lease_epoch != new:
+                return
+            if task.status in (TaskStatus.QUEUED, TaskStatus.ENCODING):
+                figures = Stats(task.media_duration - task.media_base, task.flow_bytes - task.flow_base)
+                self.sink.handle(record_id, Finished(figures), new)  # the finish was asked already
+                return
+            now = time.time()
+            settings = ctx.settings
+            restarts = [t for t in task.restarts or [] if t > now - settings.restart_window_s]
+            if len(restarts) >= settings.restart_budget:
+                self.sink.handle(
+                    record_id,
+                    Failed(
+                        f"{reason}; restart budget spent ({len(restarts)} successors within "
+                        f"{settings.restart_window_s:g} s); files recorded are kept"
+                    ),
+                    new,
+                )
+                return
+            files = s.execute(
+                select(File.index, File.start_time, File.duration).where(File.task_id == task.id)
+            ).all()
+            next_index = max((f[0] for f in files), default=0) + 1
+            recorded = sum(f.duration for f in files)
+            values: dict[str, Any] = {
+                "restarts": [*restarts, now],
+                "media_base": recorded,
+                "media_duration": recorded,
+                "flow_base": task.flow_bytes,
+            }
+            gap = _gap(task, files, now, recorded, next_index)
+            if gap is not None:
+                values["gaps"] = [*(task.gaps or []), gap]
+            s.execute(
+                update(Task).where(Task.id == task.id, Task.lease_epoch == new).values(values),
+                execution_options={"synchronize_session": False},
+            )
+            s.commit()
+            s.refresh(task)
+            streams = GroupRegistry(ctx, s).stream_infos(task.app_id, task.group_id)
+            spec = replace(
+                build_spec(task, streams, settings), start_at=now, epoch=new, first_index=next_index
+            )
+            self.delivered(record_id, task.desired_seq)  # the spec has the desired state
+        try:
+            ctx.host.start(spec)
+        except Exception as exc:
+            log.exception("no successor could be started for %s", record_id)
+            self.sink.handle(record_id, Failed(f"{reason}; no successor could be started: {exc}"), new)
+            return
+        log.warning("task %s continues with recorder epoch %d from segment %d", record_id, new, next_index)
+
+    def _salvage(self, record_id: str, epoch: int) -> None:
+        """The files a recorder whose lease expired left here unreported (none when it ran elsewhere)."""
+        with self.ctx.sessions() as s:
+            task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
+            known = list(s.scalars(select(File.name).where(File.task_id == task_id)))
+        work_dir = str((self.ctx.settings.work_dir / record_id).resolve())
+        for seg in self.ctx.host.salvage(work_dir, known):
+            self.sink.handle(record_id, SegmentClosed(seg), epoch)
+
+
+def _gap(task: Task, files: Any, now: float, recorded: float, next_index: int) -> dict[str, Any] | None:
+    """What was not recorded: from the end of the last stored media (the start, without files) to
+    `now`, when the successor's timeline starts; None when nothing was recording (not started, paused)."""
+    if task.status != TaskStatus.RECORDING or task.paused or task.start_time is None:
+        return None
+    end = max((f.start_time + f.duration for f in files), default=task.start_time)
+    return {
+        "start": round(end, GAP_DECIMALS),
+        "offset": round(recorded, GAP_DECIMALS),  # seconds of media before the gap
+        "duration": round(max(0.0, now - end), GAP_DECIMALS),
+        "index": next_index,  # the segment that follows the gap
+    }
