@@ -20,6 +20,7 @@ from support.decode import media_duration, video_frames
 from support.server import E2E_SETTINGS, PublishFn
 
 from cloudrec.auth import generate_token
+from cloudrec.config import Settings
 from cloudrec.db.models import App, Developer, Task
 from cloudrec.db.session import make_engine, make_sessionmaker
 
@@ -106,8 +107,11 @@ def test_recordings_go_on_without_a_gap_while_no_server_runs(
     servers.append(Serve(data, db_url, tmp_path / "serve.log", **detach))
     sessions = make_sessionmaker(make_engine(db_url))
     dev_id, secret, app_id = "devrestart", "s" * 32, "apprestart"
+    settings = Settings(data_dir=data, database_url=db_url)
+    settings.prepare()  # the server's keys in its data dir: secrets are stored sealed
+    sealed = settings.secret_box.seal("developer", dev_id, secret)
     with sessions.begin() as s:
-        s.add(Developer(dev_id=dev_id, secret=secret, name="t", created_at=time.time()))
+        s.add(Developer(dev_id=dev_id, secret=sealed, name="t", created_at=time.time()))
         s.flush()
         s.add(App(app_id=app_id, dev_id=dev_id, name="t", created_at=time.time()))
     auth = f"{dev_id}.{generate_token(dev_id, secret, 3600, now=time.time())}"
