@@ -442,6 +442,11 @@ def run_recording(
     Progress goes to `emit`: `Started` at the first output frame, `Stats` about once a second,
     `SegmentClosed` per closed file, then `Finished` (or `Failed` after closing the open segment).
     """
+    if spec.record_mode == 1:  # every stream on its own, remuxed: a second engine behind this door
+        from cloudrec.media.perstream import run_perstream
+
+        run_perstream(spec, commands, emit)
+        return
     recording = _Recording(spec, emit, clock or MonotonicClock())
     log.info(
         "recording %s: %dx%d@%d %s",

@@ -110,4 +110,5 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         audio_bitrate=settings.audio_bitrate,
         open_timeout_seconds=settings.source_open_timeout_s,
         read_timeout_seconds=settings.source_read_timeout_s,
+        record_mode=task.record_mode,
     )

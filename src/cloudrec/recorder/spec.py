@@ -136,6 +136,9 @@ class TaskSpec:
     # Unix time of the request that starts the timeline (init of an automatic task); None: a manual
     # task, whose timeline starts at its first SetLayout, or a test that starts it at once.
     start_at: float | None = None
+    # 0 composite; 1 every published stream recorded on its own (media.perstream), `layout` then is
+    # the allow list of the streams to record (None: all of them)
+    record_mode: int = 0
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -196,6 +199,12 @@ class SegmentInfo:
     md5: str
     duration: float  # seconds of media
     start_time: float  # Unix time the segment's first frame was recorded
+    # The stream of a per-stream recording's file (None for a composite): who, which media, and where
+    # the file starts on the task's timeline (seconds from the task's start, pauses excluded).
+    user_id: str | None = None
+    media_type: int | None = None
+    media_id: str | None = None
+    start_offset: float | None = None
 
 
 @dataclass(frozen=True)
