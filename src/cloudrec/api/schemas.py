@@ -161,13 +161,28 @@ class InitRequest(ContractModel):
     file_duration: Annotated[int, Field(ge=15, le=300, description="segment length in minutes"), ToInt] = 60
     width: Annotated[int, Field(ge=1, le=1920, description="canvas width"), ToInt] = 1920
     height: Annotated[int, Field(ge=1, le=1080, description="canvas height"), ToInt] = 1080
-    record_mode: Annotated[Literal[0], BeforeValidator(_to_int), Field(description="0 mixed recording")] = 0
+    record_mode: Annotated[
+        Literal[0, 1],
+        BeforeValidator(_to_int),
+        Field(description="0 mixed recording, 1 every stream on its own (per-stream, no re-encoding)"),
+    ] = 0
     frame_rate: Annotated[int, Field(ge=1, le=30), ToInt] = 30
     timeout: Annotated[
         int, Field(ge=5, le=1800, description="seconds without media or command → finish"), ToInt
     ] = 600
     auto: Annotated[AutoRequest | None, Field(description="present (even {}) → automatic recording")] = None
     seq: Seq = ""
+    # record_mode 1 only (cloudrec extension; ignored otherwise): the streams to record, an allow list
+    audio_list: list[AudioItem] | None = Field(None, description="record_mode 1: only these audio streams")
+    video_list: list[VideoItem] | None = Field(None, description="record_mode 1: only these video streams")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_of_per_stream_only(cls, data: Any) -> Any:
+        """A composite's init ignores audio_list/video_list (unknown fields of the contract's init)."""
+        if isinstance(data, dict) and str(data.get("record_mode", 0)).strip() != "1":
+            return {k: v for k, v in data.items() if k not in ("audio_list", "video_list")}
+        return data
 
 
 class RecordRequest(ContractModel):

@@ -16,6 +16,7 @@ from cloudrec.recorder.spec import (
     FileType,
     Layout,
     MediaType,
+    SegmentInfo,
     StreamInfo,
     TaskSpec,
     VideoTile,
@@ -112,3 +113,13 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         read_timeout_seconds=settings.source_read_timeout_s,
         record_mode=task.record_mode,
     )
+
+
+def stream_columns(seg: SegmentInfo) -> dict[str, Any]:
+    """The `File` columns of a segment's stream (per-stream recordings; None for a composite's)."""
+    return {
+        "user_id": seg.user_id,
+        "media_type": seg.media_type,
+        "media_id": seg.media_id,
+        "start_offset": seg.start_offset,
+    }

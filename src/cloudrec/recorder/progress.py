@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock
 from cloudrec.db.models import File, Task
+from cloudrec.recorder.build import stream_columns
 from cloudrec.recorder.spec import (
     Failed,
     Finished,
@@ -189,6 +190,7 @@ class DbProgressSink:
                 start_time=seg.start_time,
                 stored=False,
                 local_path=seg.path,
+                **stream_columns(seg),
             )
             s.add(row)
             task.file_size += seg.size
