@@ -27,8 +27,16 @@ log = logging.getLogger(__name__)
 # while after a publisher drops, a media server still answers a new player with the stale headers and
 # GOP cache of the dead stream, then nothing (that burst must not become a file of its own).
 FLOW_SECONDS = 0.5
+# While a connection is held back, a pause this long between packets means what came was such a stale
+# burst (a live stream sends a packet every frame): it is dropped.
+ARRIVAL_GAP_SECONDS = 0.3
+# Media time going back more than this, or ahead more than MAX_JUMP, is a new session of the stream
+# (a publisher that came back on the same connection): its own file, its own latency.
+MAX_BACK_SECONDS = 0.5
+MAX_JUMP_SECONDS = 10.0
 BACKOFF_INITIAL_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 4.0
+# A stream that dropped is tried again at least this often: what it shows once back is recorded.
+BACKOFF_MAX_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -148,10 +156,10 @@ class StreamTrack:
             return False
         self._video, self._audio = video, audio
         self._latency = float("inf")  # smallest arrival - media time: a packet's wall time is media + this
-        first_arrival: float | None = None
-        held: (
-            list[tuple[Packet[Any], float]] | None
-        ) = []  # (packet, media seconds) until the connection flows
+        first_arrival = last_arrival = 0.0
+        held: list[tuple[Packet[Any], float]] | None = []  # (packet, media s) until the connection flows
+        last_media: dict[int, float] = {}  # per input stream
+        flowed = False
         for packet in container.demux(*(s for s in (video, audio) if s is not None)):
             if self._stop.is_set():
                 break
@@ -162,21 +170,31 @@ class StreamTrack:
             self.last_packet = time.monotonic()
             now = time.time()
             media = float(stamp * (packet.stream.time_base or Fraction(1, 1000)))
-            self._latency = min(self._latency, now - media)
-            if first_arrival is None:
+            previous = last_media.get(packet.stream.index)
+            last_media[packet.stream.index] = media
+            jumped = previous is not None and not -MAX_BACK_SECONDS <= media - previous <= MAX_JUMP_SECONDS
+            stalled = held is not None and bool(held) and now - last_arrival > ARRIVAL_GAP_SECONDS
+            if jumped or stalled:  # a new session of the stream (republished) behind a stale burst
+                log.info("track %s: %s: the stream starts anew", self.want.url, "jump" if jumped else "gap")
+                self._close_file()
+                last_media = {packet.stream.index: media}
+                self._latency, held = float("inf"), []
+            if held is not None and not held:
                 first_arrival = now
+            last_arrival = now
+            self._latency = min(self._latency, now - media)
             if held is not None:
                 held.append((packet, media))
                 if now - first_arrival < FLOW_SECONDS:
                     continue
-                backlog, held = held, None
+                backlog, held, flowed = held, None, True
                 for p, m in backlog:
                     self._packet(p, m)
             else:
                 self._packet(packet, media)
             if self.ended:
                 break
-        return held is None
+        return flowed
 
     def _packet(self, packet: Packet[Any], media: float) -> None:
         phase = self.timeline.phase(media + self._latency)
