@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def test_three_publishers_each_in_its_own_files(tenant: Tenant, publish: Publish
     )
     assert reply["code"] == 0, reply
     record_id, init_rtt = reply["record_id"], time.time() - sent_init
-    a, a_url, a_tap, _ = start_tapped(publish, "a", color=RED, tone_hz=440.0)
+    _, a_url, a_tap, _ = start_tapped(publish, "a", color=RED, tone_hz=440.0)
     publish_stream(tenant, "ps3", "alice", a_url, media_type=2)
     publish_stream(tenant, "ps3", "alice", a_url, media_type=1)
     time.sleep(1.0)
@@ -146,7 +147,7 @@ def test_three_publishers_each_in_its_own_files(tenant: Tenant, publish: Publish
     publish_stream(tenant, "ps3", "bob", b_url, media_type=2)
     publish_stream(tenant, "ps3", "bob", b_url, media_type=1)
     time.sleep(1.0)
-    c, c_url, c_tap, _ = start_tapped(publish, "c", color=GREEN, audio=False)
+    _, c_url, c_tap, _ = start_tapped(publish, "c", color=GREEN, audio=False)
     publish_stream(tenant, "ps3", "carol", c_url, media_type=0)
     time.sleep(3.0)
     b.stop()  # bob leaves: his stream ends
@@ -181,13 +182,9 @@ def test_three_publishers_each_in_its_own_files(tenant: Tenant, publish: Publish
     ((b_path, _),) = streams["bob/2"]
     delivered = b_tap.packets[-1].pts + FRAME - next(p for p in b_tap.packets if p.key).pts
     assert abs(video_span(b_path) - delivered) <= FRAME, (video_span(b_path), delivered)
-    assert (
-        figures["media_duration"] == round(finished_at - sent_init)
-        or abs(figures["media_duration"] - (finished_at - sent_init)) <= 1
-    ), figures
+    assert abs(figures["media_duration"] - (finished_at - sent_init)) <= 1, figures  # the timeline
     tasks = tenant.get("/v1/record/task/list")["record_list"]
     assert [t["record_mode"] for t in tasks if t["record_id"] == record_id] == [1]
-    del a, c
 
 
 def test_segments_suspend_and_a_dropped_stream(tenant: Tenant, publish: PublishFn, tmp_path: Path) -> None:
@@ -234,7 +231,7 @@ def test_segments_suspend_and_a_dropped_stream(tenant: Tenant, publish: PublishF
     after = files[len(before) :]
     assert len(before) >= 2 and after, names
     assert 3.0 - FRAME <= before[0][1]["duration"] <= 3.0 + 1.0 + FRAME, before[0][1]
-    for (_, e0), (_, e1) in zip(before, before[1:], strict=False):  # contiguous on the timeline
+    for (_, e0), (_, e1) in pairwise(before):  # contiguous on the timeline
         assert abs(e0["start_offset"] + e0["duration"] - e1["start_offset"]) <= 2 * FRAME, (e0, e1)
     end_before = before[-1][1]["start_offset"] + before[-1][1]["duration"]
     expected_end = dropped_at - sent_init - pause

@@ -34,6 +34,9 @@ ARRIVAL_GAP_SECONDS = 0.3
 # (a publisher that came back on the same connection): its own file, its own latency.
 MAX_BACK_SECONDS = 0.5
 MAX_JUMP_SECONDS = 10.0
+# Media that arrives further ahead of the clock than this (a file, an HLS playlist, not a live pull's
+# cached GOP) is read no faster than the clock from then on, so that it lies on the timeline.
+MAX_AHEAD_SECONDS = 3.0
 BACKOFF_INITIAL_SECONDS = 0.5
 # A stream that dropped is tried again at least this often: what it shows once back is recorded.
 BACKOFF_MAX_SECONDS = 2.0
@@ -156,7 +159,7 @@ class StreamTrack:
             return False
         self._video, self._audio = video, audio
         self._latency = float("inf")  # smallest arrival - media time: a packet's wall time is media + this
-        first_arrival = last_arrival = 0.0
+        first_arrival = last_arrival = anchor = 0.0  # anchor: arrival - media time of the first packet
         held: list[tuple[Packet[Any], float]] | None = []  # (packet, media s) until the connection flows
         last_media: dict[int, float] = {}  # per input stream
         flowed = False
@@ -180,9 +183,12 @@ class StreamTrack:
                 last_media = {packet.stream.index: media}
                 self._latency, held = float("inf"), []
             if held is not None and not held:
-                first_arrival = now
+                first_arrival, anchor = now, now - media
             last_arrival = now
             self._latency = min(self._latency, now - media)
+            ahead = media + anchor - now
+            if ahead > MAX_AHEAD_SECONDS:  # a file or a playlist: played at the clock's pace
+                self._stop.wait(ahead - MAX_AHEAD_SECONDS)
             if held is not None:
                 held.append((packet, media))
                 if now - first_arrival < FLOW_SECONDS:
