@@ -118,3 +118,13 @@ def test_audio_file_type_keeps_aac_as_it_came_in_m4a(tmp_path: Path) -> None:
     with av.open(str(path)) as c:
         assert [s.codec_context.name for s in c.streams] == ["aac"]
     assert packet_md5s(path, "audio") == packet_md5s(src, "audio")  # not re-encoded
+
+
+def test_timeout_when_nothing_can_be_pulled(tmp_path: Path) -> None:
+    ghost = (StreamInfo("u", MediaType.CAMERA, "0", "http://127.0.0.1:9/nothing.flv"),)
+    spec = make_spec(tmp_path / "work", streams=ghost, record_mode=1, timeout_seconds=1.5)
+    result, _ = record(spec, [])
+    finished = result.events[-1]
+    assert isinstance(finished, Finished) and finished.timed_out, finished
+    assert 1.4 < result.wall < 3.0 and not segments(result.events)
+    assert 1.4 < finished.stats.media_duration < 3.0  # the task's timeline ran for as long
