@@ -443,6 +443,13 @@ def scenario_6(ctx: Context) -> list[Row]:
     return control(ctx)
 
 
+def scenario_7(ctx: Context) -> list[Row]:
+    """Per-stream recording (remux) against the composite (see benchmarks.perstream)."""
+    from benchmarks.perstream import scenario_7 as perstream  # imports this module: import it late
+
+    return perstream(ctx)
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -451,12 +458,13 @@ SCENARIOS = {
     "4b": scenario_4b,
     "5": scenario_5,
     "6": scenario_6,
+    "7": scenario_7,
 }
 
 
 def run_scenarios(ctx: Context, which: list[str]) -> list[Row]:
     rows: list[Row] = []
-    if {"1", "2", "3", "4", "5", "6"} & set(which) and not (ctx.quick and which == ["2"]):
+    if {"1", "2", "3", "4", "5", "6", "7"} & set(which) and not (ctx.quick and which == ["2"]):
         t0 = time.monotonic()
         ensure_sources(ctx.cache, 4, ctx.source_seconds)
         ctx.notes.append(

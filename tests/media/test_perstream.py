@@ -91,7 +91,7 @@ def test_audio_mp4_cannot_carry_is_transcoded_to_aac(
         StreamInfo("u", MediaType.AUDIO, "0", str(src)),
     )
     spec = make_spec(tmp_path / "work", streams=streams, record_mode=1, file_name="f")
-    result, _ = record(spec, [(3.4, Finish())])
+    result, _ = record(spec, [(3.2, Finish())])  # before the file is read again (EOF + 0.5 s)
     (seg,) = segments(result.events)
     assert (seg.name, seg.user_id, seg.media_type, seg.media_id) == ("f_u_2_0_0001.mp4", "u", 2, "0")
     path = Path(seg.path)
@@ -111,7 +111,7 @@ def test_audio_file_type_keeps_aac_as_it_came_in_m4a(tmp_path: Path) -> None:
         StreamInfo("u", MediaType.AUDIO, "0", str(src)),
     )
     spec = make_spec(tmp_path / "work", streams=streams, record_mode=1, file_type=FileType.MP3, file_name="f")
-    result, _ = record(spec, [(3.4, Finish())])
+    result, _ = record(spec, [(3.2, Finish())])  # before the file is read again (EOF + 0.5 s)
     (seg,) = segments(result.events)
     assert seg.name == "f_u_1_0_0001.m4a" and seg.media_type == 1
     path = Path(seg.path)

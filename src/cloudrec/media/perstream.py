@@ -145,7 +145,8 @@ class _PerStream:
         log.info("command %s", type(command).__name__)
         if isinstance(command, Finish):
             self.timeline.finish(at)
-            self.finish_deadline = time.monotonic() + max(0.0, at - time.time()) + FINISH_GRACE_SECONDS
+            if self.finish_deadline is None:  # a repeated Finish neither moves the end nor the wait
+                self.finish_deadline = time.monotonic() + max(0.0, at - time.time()) + FINISH_GRACE_SECONDS
         elif isinstance(command, SetStreams):
             self.reselect(command.streams)
         elif isinstance(command, Suspend):

@@ -200,6 +200,10 @@ class StreamTrack:
                 self._packet(packet, media)
             if self.ended:
                 break
+        if held and not self._stop.is_set():  # a file ended before it could show a flow: it is media
+            for p, m in held:
+                self._packet(p, m)
+            flowed = True
         return flowed
 
     def _packet(self, packet: Packet[Any], media: float) -> None:
