@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from typing import Any
 
 import pytest
 
 from api.harness import LiveServer, Tenant
-from cloudrec.recorder.spec import AudioRef, MediaType, VideoTile
+from cloudrec.recorder.spec import AudioRef, MediaType, SegmentClosed, SegmentInfo, VideoTile
 
 INIT = "/v1/record/init"
 
@@ -88,3 +91,42 @@ def test_task_list_shows_record_mode(tenant: Tenant) -> None:
     composite = tenant.call(INIT, group_id="ps")["record_id"]
     listed = {t["record_id"]: t["record_mode"] for t in tenant.get("/v1/record/task/list")["record_list"]}
     assert listed[per_stream] == 1 and listed[composite] == 0
+
+
+def test_extent_names_the_stream_of_each_file(tenant: Tenant, live_server: LiveServer) -> None:
+    record_id = tenant.call(INIT, group_id="ps", record_mode=1, file_name="lesson")["record_id"]
+    assert tenant.call("/v1/record/finish", record_id=record_id)["code"] == 0
+    tenant.wait_status(record_id, 6)
+    work = live_server.settings.work_dir / record_id
+    work.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(1500)
+    path = work / "lesson_alice_2_0_0001.mp4"
+    path.write_bytes(data)
+    segment = SegmentInfo(
+        index=1,
+        name=path.name,
+        path=str(path),
+        size=len(data),
+        md5=hashlib.md5(data).hexdigest(),
+        duration=4.25,
+        start_time=1_764_000_000.125,
+        user_id="alice",
+        media_type=2,
+        media_id="0",
+        start_offset=1.5,
+    )
+    live_server.host.sink.handle(record_id, SegmentClosed(segment))
+    live_server.host.sink.drain(uploads_timeout_s=30)
+    (item,) = tenant.get("/v1/record/file/download/url", record_id=record_id)["data_list"]
+    extent = json.loads(item["extent"])
+    assert item["file_name"] == "lesson_alice_2_0_0001.mp4"
+    assert extent["user_id"] == "alice" and extent["media_type"] == 2 and extent["media_id"] == "0"
+    assert extent["start_offset"] == 1.5 and extent["start_timestamp"] == 1_764_000_000.125
+    assert extent["index"] == 1 and extent["duration"] == 4.25
+
+
+def test_a_composite_file_has_no_stream_fields(tenant: Tenant, live_server: LiveServer) -> None:
+    record_id = tenant.finished(file_name="mix")
+    listed = tenant.get("/v1/record/file/download/url", record_id=record_id)["data_list"]
+    assert listed, "the composite's timeline left a file"
+    assert all("user_id" not in json.loads(i["extent"]) for i in listed)
