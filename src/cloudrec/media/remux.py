@@ -46,7 +46,9 @@ class RemuxFile:
         self.container = av.open(self.file, "w", format="ipod" if m4a else "mp4", options=MP4_OPTIONS)
         self.video_in, self.audio_in = video, audio
         self.video_out = self.container.add_stream_from_template(video) if video is not None else None
-        self.audio_copy = audio is not None and audio.codec_context.name in COPY_AUDIO_CODECS
+        name = audio.codec_context.name if audio is not None else ""
+        # M4A is AAC's; MP3 audio is copied into MP4 only
+        self.audio_copy = name == "aac" if m4a else name in COPY_AUDIO_CODECS
         self.audio_out: Stream | None = None
         self._resampler: AudioResampler | None = None
         self._next_sample: int | None = None  # pts of the next transcoded sample (1/SAMPLE_RATE)
