@@ -105,6 +105,7 @@ class StreamTrack:
         self._video: Stream | None = None
         self._audio: Stream | None = None
         self._latency = 0.0
+        self._flowed = False  # the current connection delivered media for a while
         self._thread = threading.Thread(target=self._run, name=f"track {want.url}", daemon=True)
 
     def start(self) -> None:
@@ -132,9 +133,9 @@ class StreamTrack:
             except Exception as exc:  # noqa: BLE001 - any failure to open means "try again later"
                 log.info("track %s: open failed: %s", self.want.url, exc)
             else:
+                self._flowed = False
                 try:
-                    if self._pull(container):
-                        delay = BACKOFF_INITIAL_SECONDS
+                    self._pull(container)
                     log.info("track %s: stream ended", self.want.url)
                 except Exception as exc:  # noqa: BLE001 - a broken stream is pulled again, never fatal
                     log.info("track %s: stream failed: %s", self.want.url, exc)
@@ -144,25 +145,26 @@ class StreamTrack:
                         container.close()
                     except Exception:
                         log.debug("track %s: close failed", self.want.url, exc_info=True)
+            if self._flowed:  # it worked for a while (a stream that dropped): pulled again soon
+                delay = BACKOFF_INITIAL_SECONDS
             if self.ended or self._stop.wait(delay):
                 break
             delay = min(BACKOFF_MAX_SECONDS, delay * 2)
 
-    def _pull(self, container: av.container.InputContainer) -> bool:
-        """Record one connection; True when it delivered media for a while."""
+    def _pull(self, container: av.container.InputContainer) -> None:
+        """Record one connection (`_flowed` tells whether it delivered media for a while)."""
         video = container.streams.video[0] if self.want.video and container.streams.video else None
         if video is not None and not can_copy_video(video):
             log.warning("track %s: %s video is not recorded (MP4 carries H.264/HEVC)", self.want.url, video)
             video = None
         audio = container.streams.audio[0] if self.want.audio and container.streams.audio else None
         if video is None and audio is None:
-            return False
+            return
         self._video, self._audio = video, audio
         self._latency = float("inf")  # smallest arrival - media time: a packet's wall time is media + this
         first_arrival = last_arrival = anchor = 0.0  # anchor: arrival - media time of the first packet
         held: list[tuple[Packet[Any], float]] | None = []  # (packet, media s) until the connection flows
         last_media: dict[int, float] = {}  # per input stream
-        flowed = False
         for packet in container.demux(*(s for s in (video, audio) if s is not None)):
             if self._stop.is_set():
                 break
@@ -193,7 +195,7 @@ class StreamTrack:
                 held.append((packet, media))
                 if now - first_arrival < FLOW_SECONDS:
                     continue
-                backlog, held, flowed = held, None, True
+                backlog, held, self._flowed = held, None, True
                 for p, m in backlog:
                     self._packet(p, m)
             else:
@@ -201,10 +203,9 @@ class StreamTrack:
             if self.ended:
                 break
         if held and not self._stop.is_set():  # a file ended before it could show a flow: it is media
+            self._flowed = True
             for p, m in held:
                 self._packet(p, m)
-            flowed = True
-        return flowed
 
     def _packet(self, packet: Packet[Any], media: float) -> None:
         phase = self.timeline.phase(media + self._latency)
