@@ -21,6 +21,7 @@ from cloudrec.recorder.spec import (
     Layout,
     MediaType,
     Progress,
+    RecordMode,
     Resume,
     SegmentClosed,
     SegmentInfo,
@@ -201,6 +202,11 @@ class _PerStream:
         for track in self.retired:
             track.join(max(0.0, deadline - time.monotonic()))
         self._collect()
+
+
+def handles(spec: TaskSpec) -> bool:
+    """Whether `spec` is recorded by this engine (record_mode 1)."""
+    return spec.record_mode == RecordMode.PER_STREAM
 
 
 def run_perstream(

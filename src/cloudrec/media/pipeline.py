@@ -442,10 +442,10 @@ def run_recording(
     Progress goes to `emit`: `Started` at the first output frame, `Stats` about once a second,
     `SegmentClosed` per closed file, then `Finished` (or `Failed` after closing the open segment).
     """
-    if spec.record_mode == 1:  # every stream on its own, remuxed: a second engine behind this door
-        from cloudrec.media.perstream import run_perstream
+    from cloudrec.media import perstream  # a second engine behind this door: record_mode 1
 
-        run_perstream(spec, commands, emit)
+    if perstream.handles(spec):
+        perstream.run_perstream(spec, commands, emit)
         return
     recording = _Recording(spec, emit, clock or MonotonicClock())
     log.info(

@@ -20,6 +20,13 @@ class FileType(IntEnum):
     MP3 = 1
 
 
+class RecordMode(IntEnum):
+    """`record_mode` of the contract."""
+
+    COMPOSITE = 0  # one canvas, one audio mix (media.pipeline)
+    PER_STREAM = 1  # every published stream on its own, remuxed (media.perstream)
+
+
 class TaskStatus(IntEnum):
     """Task status of the contract."""
 
@@ -136,8 +143,7 @@ class TaskSpec:
     # Unix time of the request that starts the timeline (init of an automatic task); None: a manual
     # task, whose timeline starts at its first SetLayout, or a test that starts it at once.
     start_at: float | None = None
-    # 0 composite; 1 every published stream recorded on its own (media.perstream), `layout` then is
-    # the allow list of the streams to record (None: all of them)
+    # a RecordMode; PER_STREAM: `layout` is the allow list of the streams to record (None: all)
     record_mode: int = 0
 
 

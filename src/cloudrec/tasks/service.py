@@ -34,6 +34,7 @@ from cloudrec.recorder.spec import (
     Caption,
     Finish,
     Layout,
+    RecordMode,
     Resume,
     SetCaptions,
     SetLayout,
@@ -45,7 +46,6 @@ from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_f
 
 log = logging.getLogger(__name__)
 
-PER_STREAM = 1  # record_mode: every published stream on its own (media.perstream)
 ACTIVE = (TaskStatus.INIT, TaskStatus.RECORDING)  # a recorder runs the task and takes commands
 UNFINISHED = (*ACTIVE, TaskStatus.QUEUED, TaskStatus.ENCODING, TaskStatus.UPLOADING)
 
@@ -168,7 +168,7 @@ class TaskService:
                 )
             now = self._now()
             record_id = new_record_id(now)
-            per_stream = opts.record_mode == PER_STREAM
+            per_stream = opts.record_mode == RecordMode.PER_STREAM
             starts = opts.auto is not None or per_stream  # a per-stream task records from its init
             task = Task(
                 record_id=record_id,
@@ -231,7 +231,7 @@ class TaskService:
     def _start(self, task: Task) -> None:
         streams = GroupRegistry(self.ctx, self.session).stream_infos(task.app_id, task.group_id)
         spec = build_spec(task, streams, self.ctx.settings)
-        if task.auto is not None or task.record_mode == PER_STREAM:
+        if task.auto is not None or task.record_mode == RecordMode.PER_STREAM:
             spec = replace(spec, start_at=self.requested_at)
         try:
             self.ctx.host.start(spec)
@@ -288,7 +288,7 @@ class TaskService:
             raise TaskNotFound(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
 
     def _check_captions_allowed(self, task: Task) -> None:
-        if task.record_mode == PER_STREAM:
+        if task.record_mode == RecordMode.PER_STREAM:
             raise ParamError(
                 f"record_id {task.record_id!r} records every stream on its own (record_mode 1): "
                 "it has no canvas to caption"
@@ -296,7 +296,7 @@ class TaskService:
         self._check_output_settable(task, "captions")
 
     def _check_layout_allowed(self, task: Task) -> None:
-        if task.record_mode == PER_STREAM:
+        if task.record_mode == RecordMode.PER_STREAM:
             raise AutoNoLayout(
                 f"record_id {task.record_id!r} records every stream on its own (record_mode 1): "
                 "it takes no layout"
@@ -435,4 +435,4 @@ class TaskService:
 
 def _kind(task: Task) -> str:
     kind = "automatic" if task.auto is not None else "manual"
-    return f"{kind}, per-stream" if task.record_mode == PER_STREAM else kind
+    return f"{kind}, per-stream" if task.record_mode == RecordMode.PER_STREAM else kind
