@@ -56,6 +56,11 @@ def build_spec(job: dict[str, Any]) -> TaskSpec:
     streams = tuple(StreamInfo(f"u{i}", types[i], "cam", url, join_seq=i) for i, url in enumerate(urls))
     audio_only = job["file_type"] == "mp3"
     tiles, width, height = _tiles(job, types)
+    if job.get("record_mode", 0) == 1:  # per-stream: each input's camera and microphone, no layout
+        mics = tuple(
+            StreamInfo(f"u{i}", MediaType.AUDIO, "cam", url, join_seq=i) for i, url in enumerate(urls)
+        )
+        streams, tiles = streams + mics, ()
     mixed: list[int] = job.get("audio", list(range(len(urls))))
     audio = tuple(AudioRef(f"u{i}", "cam", types[i]) for i in mixed)
     return TaskSpec(
@@ -70,13 +75,16 @@ def build_spec(job: dict[str, Any]) -> TaskSpec:
         frame_rate=job["fps"],
         timeout_seconds=120.0,
         work_dir=job["work_dir"],
-        layout=Layout(video=() if audio_only else tiles, audio=audio),
+        layout=None
+        if job.get("record_mode", 0) == 1
+        else Layout(video=() if audio_only else tiles, audio=audio),
         streams=streams,
         x264_preset=job["preset"],
         x264_crf=job["crf"],
         variable_frame_rate=job.get("vfr", False),
         open_timeout_seconds=10.0,
         read_timeout_seconds=10.0,
+        record_mode=job.get("record_mode", 0),
     )
 
 
@@ -98,8 +106,12 @@ def main() -> int:
             lags.append(time.monotonic() - (started[0] + media_end))
         events.append(event)
 
+    finish_sent: list[bool] = []
+
     def commands(timeout: float) -> Command | None:
-        if started and time.monotonic() - started[0] >= seconds:
+        # Finish once: a recorder takes each Finish as the end "now" (a repeated one moves the end on)
+        if started and not finish_sent and time.monotonic() - started[0] >= seconds:
+            finish_sent.append(True)
             return Finish()
         time.sleep(timeout)
         return None

@@ -470,6 +470,13 @@ def scenario_7(ctx: Context) -> list[Row]:
     return rows
 
 
+def scenario_8(ctx: Context) -> list[Row]:
+    """Per-stream recording (remux) against the composite (see benchmarks.perstream)."""
+    from benchmarks.perstream import scenario_8 as perstream  # imports this module: import it late
+
+    return perstream(ctx)
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -479,12 +486,13 @@ SCENARIOS = {
     "5": scenario_5,
     "6": scenario_6,
     "7": scenario_7,
+    "8": scenario_8,
 }
 
 
 def run_scenarios(ctx: Context, which: list[str]) -> list[Row]:
     rows: list[Row] = []
-    if {"1", "2", "3", "4", "5", "6"} & set(which) and not (ctx.quick and which == ["2"]):
+    if {"1", "2", "3", "4", "5", "6", "8"} & set(which) and not (ctx.quick and which == ["2"]):
         t0 = time.monotonic()
         ensure_sources(ctx.cache, 4, ctx.source_seconds)
         ctx.notes.append(

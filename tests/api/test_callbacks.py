@@ -404,3 +404,33 @@ def test_pending_events_survive_restart(
         wait_for(lambda: not outbox_rows(second, app_id), msg="outbox emptied")
     finally:
         second.stop()
+
+
+def test_segment_stored_of_a_per_stream_file_names_its_stream(
+    cb_server: LiveServer, cb_tenant: Tenant, receiver: Receiver
+) -> None:
+    set_callback(cb_tenant, receiver.url)
+    record_id = new_task(cb_tenant)
+    work = cb_server.settings.work_dir / record_id
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "room_bob_0_1_0001.mp4"
+    path.write_bytes(b"per-stream file")
+    info = SegmentInfo(
+        1,
+        path.name,
+        str(path),
+        15,
+        hashlib.md5(b"per-stream file").hexdigest(),
+        2.5,
+        cb_server.clock.time(),
+        user_id="bob",
+        media_type=0,
+        media_id="1",
+        start_offset=-0.25,
+    )
+    cb_server.host.sink.handle(record_id, SegmentClosed(info))
+    cb_server.host.sink.drain(uploads_timeout_s=30)
+    wait_for(lambda: any(e["type"] == "segment.stored" for e in of_task(receiver.accepted(), record_id)))
+    (stored,) = [e["data"] for e in of_task(receiver.accepted(), record_id) if e["type"] == "segment.stored"]
+    assert (stored["user_id"], stored["media_type"], stored["media_id"]) == ("bob", 0, "1"), stored
+    assert stored["start_offset"] == -0.25 and stored["file_name"] == path.name

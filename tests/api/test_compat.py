@@ -165,9 +165,10 @@ def test_main_media_type_edges(tenant: Tenant, live_server: LiveServer, value: A
         _refused(reply, "auto.main_media_type")
 
 
-def test_record_mode_1_is_not_supported_yet(tenant: Tenant) -> None:
+def test_record_mode_1_is_the_vendors_per_stream_recording(tenant: Tenant) -> None:
     reply = tenant.call(INIT, group_id="g", record_mode=1)
-    _refused(reply, "record_mode 1 (per-stream recording) is not supported yet")
+    assert reply["code"] == 0, reply
+    assert tenant.task(reply["record_id"])["record_mode"] == 1
     _refused(tenant.call(INIT, group_id="g", record_mode=2), "record_mode")
 
 

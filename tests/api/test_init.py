@@ -109,7 +109,8 @@ EDGES: list[tuple[str, Any, bool]] = [
     ("file_type", 1, True),
     ("file_type", 2, False),
     ("record_mode", 0, True),
-    ("record_mode", 1, False),
+    ("record_mode", 1, True),
+    ("record_mode", 2, False),
 ]
 
 

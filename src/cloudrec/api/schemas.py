@@ -190,12 +190,6 @@ class AutoRequest(ContractModel):
     ) = None
 
 
-def _record_mode(value: Any) -> Any:
-    if _to_int(value) == 1:
-        raise PydanticCustomError("field_error", "record_mode 1 (per-stream recording) is not supported yet")
-    return value
-
-
 class InitRequest(ContractModel):
     app_id: AppId
     group_id: GroupId
@@ -209,10 +203,9 @@ class InitRequest(ContractModel):
     width: Annotated[int, Field(ge=1, le=1920, description="canvas width"), ToInt] = 1920
     height: Annotated[int, Field(ge=1, le=1080, description="canvas height"), ToInt] = 1080
     record_mode: Annotated[
-        Literal[0],
+        Literal[0, 1],
         BeforeValidator(_to_int),
-        BeforeValidator(_record_mode),
-        Field(description="0 mixed recording"),
+        Field(description="0 mixed recording, 1 every stream on its own (per-stream, no re-encoding)"),
     ] = 0
     frame_rate: Annotated[int, Field(ge=1, le=30), ToInt] = 30
     timeout: Annotated[
@@ -226,6 +219,17 @@ class InitRequest(ContractModel):
         BeforeValidator(_to_int),
         Field(description="1: automatic layouts include the group's whiteboard (published without a user)"),
     ] = 0
+    # record_mode 1 only (cloudrec extension; ignored otherwise): the streams to record, an allow list
+    audio_list: list[AudioItem] | None = Field(None, description="record_mode 1: only these audio streams")
+    video_list: list[VideoItem] | None = Field(None, description="record_mode 1: only these video streams")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_of_per_stream_only(cls, data: Any) -> Any:
+        """A composite's init ignores audio_list/video_list (unknown fields of the contract's init)."""
+        if isinstance(data, dict) and str(data.get("record_mode", 0)).strip() != "1":
+            return {k: v for k, v in data.items() if k not in ("audio_list", "video_list")}
+        return data
 
 
 class RecordRequest(ContractModel):

@@ -14,7 +14,7 @@ from cloudrec.callbacks import outbox
 from cloudrec.clock import Clock
 from cloudrec.db.models import App, File, Task
 from cloudrec.storage.base import Storage
-from cloudrec.tasks.listing import describe_file, link_files
+from cloudrec.tasks.listing import describe_file, link_files, stream_extent
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class CallbackEvents:
             "md5": row.md5,
             "duration": round(row.duration, 3),
         }
+        if row.user_id is not None:
+            data.update(stream_extent(row))
         self.emit(session, task, SEGMENT_STORED, data)
 
     def done(self, session: Session, task: Task) -> None:

@@ -130,6 +130,13 @@ class File(Base):
     stored: Mapped[bool] = mapped_column(Boolean, default=False)  # storage confirmed
     local_path: Mapped[str] = mapped_column(Text, default="")  # the only copy until `stored`
     poster_key: Mapped[str] = mapped_column(String(1024), default="")  # its poster JPEG ("" = none)
+    # The stream of a per-stream (record_mode 1) file; None for a composite's file.
+    user_id: Mapped[str | None] = mapped_column(String(200), nullable=True, default=None)
+    media_type: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    media_id: Mapped[str | None] = mapped_column(String(200), nullable=True, default=None)
+    start_offset: Mapped[float | None] = mapped_column(
+        Float, nullable=True, default=None
+    )  # s from task start
 
 
 class GroupStream(Base):

@@ -483,6 +483,11 @@ def run_recording(
     Progress goes to `emit`: `Started` at the first output frame, `Stats` about once a second,
     `SegmentClosed` per closed file, then `Finished` (or `Failed` after closing the open segment).
     """
+    from cloudrec.media import perstream  # a second engine behind this door: record_mode 1
+
+    if perstream.handles(spec):
+        perstream.run_perstream(spec, commands, emit)
+        return
     recording = _Recording(spec, emit, clock or MonotonicClock())
     log.info(
         "recording %s: %dx%d@%d %s, %.3f s after its request",

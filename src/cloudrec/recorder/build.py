@@ -22,6 +22,7 @@ from cloudrec.recorder.spec import (
     Layout,
     MediaType,
     Resume,
+    SegmentInfo,
     SetCaptions,
     SetLayout,
     StreamInfo,
@@ -191,6 +192,7 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         orphan_wait_seconds=settings.recorder_orphan_wait_s,
         control_address=control_address(settings, task.record_id),
         control_key=control_key(settings, task.record_id),
+        record_mode=task.record_mode,
     )
 
 
@@ -207,3 +209,13 @@ def desired_commands(task: Task) -> list[Command]:
         cmds.append(SetCaptions(captions_from_json(task.captions or []), at=at))
     cmds.append(Suspend(at=at) if task.paused else Resume(at=at))
     return cmds
+
+
+def stream_columns(seg: SegmentInfo) -> dict[str, Any]:
+    """The `File` columns of a segment's stream (per-stream recordings; None for a composite's)."""
+    return {
+        "user_id": seg.user_id,
+        "media_type": seg.media_type,
+        "media_id": seg.media_id,
+        "start_offset": seg.start_offset,
+    }

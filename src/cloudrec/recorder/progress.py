@@ -20,6 +20,7 @@ from cloudrec import metrics
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock
 from cloudrec.db.models import File, Task
+from cloudrec.recorder.build import stream_columns
 from cloudrec.recorder.spec import (
     Failed,
     Finished,
@@ -263,6 +264,7 @@ class DbProgressSink:
                 stored=False,
                 local_path=seg.path,
                 poster_key=poster_key,
+                **stream_columns(seg),
             )
             s.add(row)
             task.file_size += seg.size

@@ -31,6 +31,13 @@ class FileType(IntEnum):
     MP3 = 1
 
 
+class RecordMode(IntEnum):
+    """`record_mode` of the contract."""
+
+    COMPOSITE = 0  # one canvas, one audio mix (media.pipeline)
+    PER_STREAM = 1  # every published stream on its own, remuxed (media.perstream)
+
+
 class TaskStatus(IntEnum):
     """Task status of the contract."""
 
@@ -165,6 +172,8 @@ class TaskSpec:
     orphan_wait_seconds: float = 0.0
     control_address: str = ""
     control_key: bytes = b""
+    # a RecordMode; PER_STREAM: `layout` is the allow list of the streams to record (None: all)
+    record_mode: int = 0
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -235,6 +244,12 @@ class SegmentInfo:
     start_time: float  # Unix time the segment's first frame was recorded
     poster: str = ""  # a JPEG of the segment's middle picture next to `path` ("" = none)
     poster_md5: str = ""
+    # The stream of a per-stream recording's file (None for a composite): who, which media, and where
+    # the file starts on the task's timeline (seconds from the task's start, pauses excluded).
+    user_id: str | None = None
+    media_type: int | None = None
+    media_id: str | None = None
+    start_offset: float | None = None
 
 
 def poster_name(segment_name: str) -> str:

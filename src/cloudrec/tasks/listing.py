@@ -170,10 +170,24 @@ def describe_file(link: FileLink, tz: ZoneInfo) -> dict[str, str]:
         extent["poster"] = link.poster_url
     if link.gaps:
         extent["gaps"] = describe_gaps(link.gaps, tz)
+    if link.file.user_id is not None:  # a per-stream recording's file: its stream, where it starts
+        extent.update(stream_extent(link.file))
     return {
         "url": link.url,
         "md5": link.file.md5,
         "file_name": link.file.name,
         "extent": json.dumps(extent, separators=(",", ":"), ensure_ascii=False),
         "play_url": link.play_url,
+    }
+
+
+def stream_extent(row: File) -> dict[str, Any]:
+    """The stream of a per-stream file: who, which media, and its start (seconds from the task's start,
+    pauses excluded, to line the files up again; negative: it began with the stream's cached GOP)."""
+    return {
+        "user_id": row.user_id,
+        "media_type": row.media_type,
+        "media_id": row.media_id,
+        "start_offset": round(row.start_offset or 0.0, 3),
+        "start_timestamp": round(row.start_time, 3),
     }

@@ -37,6 +37,7 @@ from cloudrec.recorder.spec import (
     Caption,
     Finish,
     Layout,
+    RecordMode,
     Resume,
     SetCaptions,
     SetLayout,
@@ -70,6 +71,7 @@ class TaskOptions:
     auto: AutoSpec | None = None
     seq: str = ""
     company_id: str = ""  # the vendor's clients send it; kept and listed
+    allow: Layout | None = None  # record_mode 1: only these streams are recorded (None: all)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ class TaskService:
                 )
             now = self._now()
             record_id = new_record_id(now)
+            per_stream = opts.record_mode == RecordMode.PER_STREAM
+            starts = opts.auto is not None or per_stream  # a per-stream task records from its init
             task = Task(
                 record_id=record_id,
                 app_id=app_id,
@@ -148,12 +152,13 @@ class TaskService:
                 auto=auto_to_json(opts.auto) if opts.auto is not None else None,
                 is_auto=opts.auto is not None,
                 company_id=opts.company_id,
-                layout=None,
-                status=int(TaskStatus.RECORDING if opts.auto is not None else TaskStatus.INIT),
+                # a per-stream task keeps its allow list here (it takes no layout)
+                layout=layout_to_json(opts.allow) if per_stream and opts.allow is not None else None,
+                status=int(TaskStatus.RECORDING if starts else TaskStatus.INIT),
                 paused=False,
                 error="",
                 created_at=now,
-                start_time=now if opts.auto is not None else None,
+                start_time=now if starts else None,
                 media_duration=0.0,
                 record_duration=0.0,
                 flow_bytes=0,
@@ -194,7 +199,7 @@ class TaskService:
     def _start(self, task: Task) -> None:
         streams = GroupRegistry(self.ctx, self.session).stream_infos(task.app_id, task.group_id)
         spec = replace(build_spec(task, streams, self.ctx.settings), epoch=task.lease_epoch)
-        if task.auto is not None:
+        if task.auto is not None or task.record_mode == RecordMode.PER_STREAM:
             spec = replace(spec, start_at=self.requested_at)
         try:
             self.ctx.host.start(spec)
@@ -251,9 +256,19 @@ class TaskService:
             raise TaskChanged(f"record_id {task.record_id!r}: the task changed meanwhile, try again")
 
     def _check_captions_allowed(self, task: Task) -> None:
+        if task.record_mode == RecordMode.PER_STREAM:
+            raise ParamError(
+                f"record_id {task.record_id!r} records every stream on its own (record_mode 1): "
+                "it has no canvas to caption"
+            )
         self._check_output_settable(task, "captions")
 
     def _check_layout_allowed(self, task: Task) -> None:
+        if task.record_mode == RecordMode.PER_STREAM:
+            raise AutoNoLayout(
+                f"record_id {task.record_id!r} records every stream on its own (record_mode 1): "
+                "it takes no layout"
+            )
         if task.auto is not None:
             raise AutoNoLayout(f"record_id {task.record_id!r} is an automatic recording: it takes no layout")
         self._check_output_settable(task, "a layout")
@@ -405,4 +420,5 @@ class TaskService:
 
 
 def _kind(task: Task) -> str:
-    return "automatic" if task.auto is not None else "manual"
+    kind = "automatic" if task.auto is not None else "manual"
+    return f"{kind}, per-stream" if task.record_mode == RecordMode.PER_STREAM else kind

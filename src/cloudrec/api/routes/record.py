@@ -68,7 +68,7 @@ def _auto(auto: AutoRequest, white_board: int) -> AutoSpec:
     )
 
 
-def _layout(body: LayoutRequest) -> Layout:
+def _layout(body: LayoutRequest | InitRequest) -> Layout:
     return Layout(
         video=tuple(
             VideoTile(
@@ -81,9 +81,9 @@ def _layout(body: LayoutRequest) -> Layout:
                 h=v.h,
                 crop_mode=CropMode(v.crop_mode),
             )
-            for v in body.video_list
+            for v in body.video_list or []
         ),
-        audio=tuple(AudioRef(user_id=a.user_id, media_id=a.media_id) for a in body.audio_list),
+        audio=tuple(AudioRef(user_id=a.user_id, media_id=a.media_id) for a in body.audio_list or []),
     )
 
 
@@ -103,6 +103,7 @@ def init(body: InitBody, ctx: CtxDep, session: SessionDep) -> InitReply:
         auto=_auto(body.auto, body.white_board) if body.auto is not None else None,
         seq=body.seq,
         company_id=body.company_id,
+        allow=_layout(body) if body.audio_list is not None or body.video_list is not None else None,
     )
     task = TaskService(ctx, session).create(body.app_id, opts)
     return InitReply(seq=body.seq, record_id=task.record_id)
