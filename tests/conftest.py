@@ -37,16 +37,30 @@ def server_factory(
     databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerFactory]:
     """`server_factory(**settings)`: a new real server with its own database and data dir."""
-    started: list[LiveServer] = []
 
     def start(**overrides: Any) -> LiveServer:
         server = start_server(tmp_path_factory.mktemp("server"), databases.new_url(), **overrides)
-        started.append(server)
+        _STARTED.append(server)
         return server
 
     yield start
-    for server in started:
+    for server in _STARTED:
         server.stop()
+    _STARTED.clear()
+
+
+# The servers `server_factory` started: they live as long as the session, their recordings do not.
+_STARTED: list[LiveServer] = []
+
+
+@pytest.fixture(autouse=True)
+def _finish_factory_recordings() -> Iterator[None]:
+    """After each test, finish what it left recording on the session's servers (a recording's timeline
+    runs from its start: one left running composes and encodes until the session ends)."""
+    yield
+    for server in _STARTED:
+        if server.thread.is_alive():
+            server.finish_recordings()
 
 
 @pytest.fixture(scope="session")

@@ -138,6 +138,7 @@ class AuthenticationError(AccessError):
     """A bad or expired developer token (GET /access/token)."""
 
     code = Code.AUTHENTICATION
+    hst_code = 606000000  # the vendor's "Authentication failed"
 
 
 # ---- the task's state ------------------------------------------------------------------------------

@@ -24,7 +24,14 @@ from cloudrec.recorder.spec import (
 )
 from cloudrec.tasks.leases import START_GRACE_S
 
-FAST_LEASES: dict[str, Any] = {**LIVE_SERVER_SETTINGS, "lease_ttl_s": 2.5, "lease_scan_s": 0.1}
+# Servers of one database share its keys (the developers' sealed secrets, the URL signatures).
+SHARED_KEYS = {"secrets_key": "ab" * 32, "signing_key": "cd" * 32}
+FAST_LEASES: dict[str, Any] = {
+    **LIVE_SERVER_SETTINGS,
+    **SHARED_KEYS,
+    "lease_ttl_s": 2.5,
+    "lease_scan_s": 0.1,
+}
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0, msg: str = "") -> None:

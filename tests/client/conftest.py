@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api.harness import LiveServer, Tenant
+from api.harness import Tenant
 
 from cloudrec.client import Client
 
@@ -28,10 +28,3 @@ def client_of(tenant: Tenant, **kwargs: Any) -> Client:
 def client(tenant: Tenant) -> Iterator[Client]:
     with client_of(tenant) as c:
         yield c
-
-
-@pytest.fixture(autouse=True)
-def _finish_recordings(live_server: LiveServer) -> Iterator[None]:
-    """After each test, finish what its tenants still record: the shared server's slots stay free."""
-    yield
-    live_server.finish_recordings()

@@ -5,6 +5,7 @@ form bodies), through NMS, down to decoded pixels; the captions' place, colour, 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,9 +16,10 @@ from urllib.parse import urlencode
 import httpx
 import numpy as np
 import pytest
-from api.harness import DatabaseFactory, Tenant, contract_json, start_server
+from api.harness import DatabaseFactory, LiveServer, Tenant, contract_json, start_server
 from support.captions import shown_second
 from support.decode import close, pixel, video_frames
+from support.fsptoken import FspToken
 from support.server import E2E_SETTINGS, PublishFn, download
 
 from cloudrec.layout import main_and_subs
@@ -36,10 +38,25 @@ def vendor(databases: DatabaseFactory, tmp_path: Path, request: pytest.FixtureRe
         tmp_path / "data", databases.new_url(), real_time=True, compat=request.param, **E2E_SETTINGS
     )
     try:
-        # TODO(auth branch): obtain the access_token with a vendor FspToken once /access/token takes them.
-        yield live.tenant()
+        yield vendor_tenant(live)
     finally:
         live.stop()
+
+
+def vendor_tenant(live: LiveServer) -> Tenant:
+    """A developer imported with its 16-character vendor secret, signed in with the vendor's own token
+    (FspToken, from the published algorithm) in the header form its clients use."""
+    secret = secrets.token_hex(8)
+    dev_id, _ = live.add_developer(secret)
+    app_id = live.add_app(dev_id)
+    token = FspToken(dev_id, secret, group_id="null", user_id="null").build(int(time.time() * 1000))
+    reply = httpx.get(live.base_url + "/access/token", headers={"Authorization": f"{dev_id}.{token}"}).json()
+    assert reply["code"] == 0, reply
+    access = reply["result"]["access_token"]
+    client = httpx.Client(base_url=live.base_url, timeout=30, headers={"Authorization": access})
+    tenant = Tenant(live, dev_id, secret, app_id, access, client)
+    live.tenants.append(tenant)
+    return tenant
 
 
 def _hst(tenant: Tenant) -> bool:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from cloudrec.client._errors import ProtocolError, api_error
+from cloudrec.client._models import SnapshotPicture
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -60,6 +62,13 @@ def contract_json(response: httpx.Response) -> dict[str, Any]:
 
 def reply_of(call: Call[R], response: httpx.Response) -> R:
     """The typed reply of a successful call; a contract error raises its ApiError subclass."""
+    if call.reply is SnapshotPicture and response.headers.get("content-type", "").startswith("image/"):
+        picture = SnapshotPicture(
+            jpeg=response.content,
+            at=float(response.headers.get("X-Snapshot-Time", "0")),
+            tiles=json.loads(response.headers.get("X-Snapshot-Tiles", "[]")),
+        )
+        return cast(R, picture)
     data = contract_json(response)
     if data["code"] != 0:
         raise api_error(data["code"], str(data.get("msg", "")), response.status_code, data)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from cloudrec.client._calls import Call
 from cloudrec.client._models import (
+    AppListReply,
     AudioItem,
     AutoRequest,
     CallbackReply,
@@ -27,8 +28,11 @@ from cloudrec.client._models import (
     LayoutReply,
     OkReply,
     RecordReply,
+    ServerAddressReply,
+    SnapshotPicture,
     StreamListReply,
     SubtitleItem,
+    TaskInfoReply,
     TaskListReply,
     VideoItem,
 )
@@ -198,6 +202,50 @@ def set_subtitle(
     return Call("POST", "/v1/record/set/subtitle", LayoutReply, body=body)
 
 
+def set_output_overlay(
+    app: str | None,
+    record_id: str,
+    subtitle_list: Sequence[Item] = (),
+    *,
+    seq: str | None = None,
+    app_id: str | None = None,
+) -> Call[LayoutReply]:
+    """`POST /v1/record/set-output-overlay` (the vendor's captions call): `type` 1 a text, 2 the time
+    ticking; `color`, `size`, `transparency`; `[]` clears them. Errors: TaskSuspended, ParamError."""
+    body = _given(
+        app_id=_app(app, app_id),
+        record_id=record_id,
+        seq=seq,
+        subtitle_list=[_item(s) for s in subtitle_list],
+    )
+    return Call("POST", "/v1/record/set-output-overlay", LayoutReply, body=body)
+
+
+def snapshot(
+    app: str | None, record_id: str, *, width: int | None = None, app_id: str | None = None
+) -> Call[SnapshotPicture]:
+    """`GET /v1/record/snapshot` (cloudrec extension): the composite now as JPEG (at most 1 s old),
+    `width` pixels wide or the canvas's. Errors: NotRecording (not recording, or nothing composed yet)."""
+    params = _given(app_id=_app(app, app_id), record_id=record_id, width=width)
+    return Call("GET", "/v1/record/snapshot", SnapshotPicture, params=params)
+
+
+def task_info(app: str | None, record_id: str, *, app_id: str | None = None) -> Call[TaskInfoReply]:
+    """`GET /v1/record/task/info` (cloudrec extension): one task's settings, layout, captions, figures."""
+    params = {"app_id": _app(app, app_id), "record_id": record_id}
+    return Call("GET", "/v1/record/task/info", TaskInfoReply, params=params)
+
+
+def app_list(app: str | None) -> Call[AppListReply]:
+    """`GET /v1/app/list` (cloudrec extension): the developer's apps, oldest first."""
+    return Call("GET", "/v1/app/list", AppListReply)
+
+
+def server_address(app: str | None, app_type: int = 10) -> Call[ServerAddressReply]:
+    """`GET /server/address` (the vendor's discovery): this server's public base URL (`result`)."""
+    return Call("GET", "/server/address", ServerAddressReply, params={"appType": app_type})
+
+
 def suspend(app: str | None, record_id: str, *, app_id: str | None = None) -> Call[RecordReply]:
     """`POST /v1/record/suspend`: pause the recording. Errors: CannotSuspend, TaskNotFound."""
     body = {"app_id": _app(app, app_id), "record_id": record_id}
@@ -321,6 +369,11 @@ class Endpoints:
     init = Endpoint(init)
     set_layout = Endpoint(set_layout)
     set_subtitle = Endpoint(set_subtitle)
+    set_output_overlay = Endpoint(set_output_overlay)
+    snapshot = Endpoint(snapshot)
+    task_info = Endpoint(task_info)
+    app_list = Endpoint(app_list)
+    server_address = Endpoint(server_address)
     suspend = Endpoint(suspend)
     resume = Endpoint(resume)
     finish = Endpoint(finish)

@@ -124,7 +124,7 @@ class AutoTaskExists(ApiError):
 
 
 class CannotSuspend(ApiError):
-    """6050030039: only a recording task can be suspended."""
+    """6050030039: the task is not recording: it cannot be suspended, and has no snapshot."""
 
 
 class AccessTokenTimeout(ApiError):

@@ -27,11 +27,15 @@ from cloudrec.api.schemas import (
     TaskListReply,
     VideoItem,
 )
+from cloudrec.api.schemas_live import AppItem, AppListReply, TaskInfo, TaskInfoReply
+from cloudrec.api.schemas_vendor import ServerAddressReply
 from cloudrec.recorder.spec import CropMode, MediaType, TaskStatus
 
 __all__ = [
     "AccessTokenReply",
     "AccessTokenResult",
+    "AppItem",
+    "AppListReply",
     "AudioItem",
     "AutoRequest",
     "CallbackReply",
@@ -46,9 +50,14 @@ __all__ = [
     "MediaType",
     "OkReply",
     "RecordReply",
+    "ServerAddressReply",
+    "SnapshotPicture",
+    "SnapshotTile",
     "StreamItem",
     "StreamListReply",
     "SubtitleItem",
+    "TaskInfo",
+    "TaskInfoReply",
     "TaskItem",
     "TaskListReply",
     "TaskStatus",
@@ -72,3 +81,21 @@ class Extent(BaseModel):
 def extent(item: FileItem) -> Extent:
     """The parsed `extent` of a file of `download_urls`."""
     return Extent.model_validate(json.loads(item.extent))
+
+
+class SnapshotTile(BaseModel):
+    """Where a tile of a snapshot's picture is (canvas pixels) and whose stream it shows."""
+
+    user_id: str
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+class SnapshotPicture(BaseModel):
+    """The reply of `snapshot`: the composite as JPEG, the Unix time it was taken, and its tiles."""
+
+    jpeg: bytes
+    at: float
+    tiles: list[SnapshotTile]
