@@ -38,9 +38,13 @@ def test_metrics_follow_a_recording_and_count_a_killed_source_as_a_reconnect(
     def delta(m: Scrape, name: str, **labels: str) -> float:
         return m.value(name, **labels) - before.value(name, **labels)
 
-    first = wait_for(
-        tenant, "frames composed", lambda m: delta(m, "cloudrec_frames_composed_total") >= 15
-    )  # Stats come once a second: a second of pictures at 15 fps
+    first = wait_for(  # Stats come once a second: a second of pictures at 15 fps, the source opened
+        tenant,
+        "frames composed",
+        lambda m: (
+            delta(m, "cloudrec_frames_composed_total") >= 15 and delta(m, "cloudrec_source_opens_total") >= 1
+        ),
+    )
     assert first.value("cloudrec_recordings_active") == 1
     assert delta(first, "cloudrec_recordings_started_total") == 1
     assert delta(first, "cloudrec_source_opens_total") >= 1
