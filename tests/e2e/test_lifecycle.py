@@ -171,6 +171,8 @@ def test_dropped_stream_shows_a_placeholder_then_comes_back(
         if not seq or seq[-1] != label:
             seq.append(label)
     seen = [s for s in seq if s != "other"]
+    if seen[:1] == ["placeholder"]:  # a machine so loaded that the pull took over the start's 1 s wait
+        seen = seen[1:]
     # red, the placeholder while the stream is gone, then the new stream (a media server may first
     # replay the old stream's cached GOP to the reconnecting recorder: node-media-server does)
     assert seen[:2] == ["red", "placeholder"] and seen[-1] == "green", seq
