@@ -50,7 +50,7 @@ def test_metrics_follow_a_recording_and_count_a_killed_source_as_a_reconnect(
     assert delta(first, "cloudrec_source_opens_total") >= 1
     assert delta(first, "cloudrec_source_bytes_total") > 0
     assert delta(first, "cloudrec_source_reconnects_total") == 0
-    second = wait_for(  # pictures are composed from the start, whether media flows or not: both grow
+    wait_for(  # pictures are composed from the start, whether media flows or not: both grow
         tenant,
         "frames composed and bytes pulled to grow",
         lambda m: (
