@@ -10,14 +10,13 @@ import threading
 import time
 from collections.abc import Callable
 
+from cloudrec.media.engine import drive
 from cloudrec.media.streamtrack import StreamTrack, Want
 from cloudrec.media.timeline import Timeline
 from cloudrec.recorder.spec import (
     Command,
-    Failed,
     FileType,
     Finish,
-    Finished,
     Layout,
     MediaType,
     Progress,
@@ -216,16 +215,4 @@ def run_perstream(
     `media.pipeline.run_recording`, which hands record_mode 1 here)."""
     recording = _PerStream(spec, emit)
     log.info("per-stream recording %s: %s", spec.record_id, spec.file_type.name)
-    try:
-        timed_out = recording.run(commands)
-        recording.close()
-    except Exception as exc:
-        log.exception("recording %s failed", spec.record_id)
-        try:
-            recording.close()
-        except Exception:
-            log.exception("recording %s: closing the output failed too", spec.record_id)
-        emit(Failed(reason=f"{type(exc).__name__}: {exc}"))
-        return
-    emit(Finished(stats=recording.stats(), timed_out=timed_out))
-    log.info("recording %s finished (timed out: %s)", spec.record_id, timed_out)
+    drive(recording, spec.record_id, commands, emit)

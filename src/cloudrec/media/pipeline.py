@@ -12,6 +12,7 @@ from cloudrec.media.captions import Overlay, caption_overlays, has_clock, tile_l
 from cloudrec.media.clock import Clock, MonotonicClock
 from cloudrec.media.compositor import Compositor, TileDraw
 from cloudrec.media.encoder import even
+from cloudrec.media.engine import drive
 from cloudrec.media.mixer import mix
 from cloudrec.media.segmenter import OutputFormat, Segmenter, tick_samples
 from cloudrec.media.selection import Selection, select
@@ -20,10 +21,8 @@ from cloudrec.media.source import Source
 from cloudrec.recorder.spec import (
     Caption,
     Command,
-    Failed,
     FileType,
     Finish,
-    Finished,
     Layout,
     MediaType,
     Progress,
@@ -464,6 +463,12 @@ class _Recording:
             for url in list(self.sources):
                 self._close_source(url)
 
+    def close(self) -> None:
+        """Close the output and let go of the sources, waiting a moment for their threads."""
+        sources = list(self.sources.values())
+        self.close_output()
+        self.join_sources(sources)
+
     def join_sources(self, sources: list[Source]) -> None:
         deadline = time.monotonic() + SOURCE_JOIN_SECONDS
         for source in sources:
@@ -498,18 +503,4 @@ def run_recording(
         spec.file_type.name,
         time.time() - spec.start_at if spec.start_at is not None else 0.0,
     )
-    try:
-        timed_out = recording.run(commands)
-        sources = list(recording.sources.values())
-        recording.close_output()
-        recording.join_sources(sources)
-    except Exception as exc:
-        log.exception("recording %s failed", spec.record_id)
-        try:
-            recording.close_output()
-        except Exception:
-            log.exception("recording %s: closing the output failed too", spec.record_id)
-        emit(Failed(reason=f"{type(exc).__name__}: {exc}"))
-        return
-    emit(Finished(stats=recording.stats(), timed_out=timed_out))
-    log.info("recording %s finished (timed out: %s)", spec.record_id, timed_out)
+    drive(recording, spec.record_id, commands, emit)
