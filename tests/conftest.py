@@ -49,6 +49,22 @@ def server_factory(
     _STARTED.clear()
 
 
+@pytest.fixture
+def own_server(
+    databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactory]:
+    """Like `server_factory`, but its servers stop when the test ends (for tests that break them)."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        started.append(start_server(tmp_path_factory.mktemp("server"), databases.new_url(), **overrides))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 # The servers `server_factory` started: they live as long as the session, their recordings do not.
 _STARTED: list[LiveServer] = []
 

@@ -1,20 +1,37 @@
 """`/metrics` moves with a real recording: active recordings, frames composed, a dropped source's
-reconnect, bytes pulled, the recording's end."""
+reconnect, bytes pulled, the recording's end.
+
+The server is a `cloudrec serve` process of its own: counters are process-wide, and the in-process
+servers of other tests (whose recorders may still be ending) must not count into its figures."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from api.harness import Tenant
+import pytest
+from api.harness import DatabaseFactory
 from support.metrics import Scrape, scrape
-from support.server import PublishFn, finish, publish_stream
+from support.serve import Account, Serve
+from support.server import E2E_SETTINGS, PublishFn, finish, publish_stream
 
 
-def wait_for(tenant: Tenant, what: str, predicate: Callable[[Scrape], bool], timeout: float = 20.0) -> Scrape:
+@pytest.fixture
+def tenant(databases: DatabaseFactory, tmp_path: Path) -> Iterator[Account]:
+    serve = Serve(tmp_path / "data", databases.new_url(), tmp_path / "serve.log", **E2E_SETTINGS)
+    try:
+        yield Account.create(serve)
+    finally:
+        serve.stop()
+
+
+def wait_for(
+    tenant: Account, what: str, predicate: Callable[[Scrape], bool], timeout: float = 20.0
+) -> Scrape:
     deadline = time.monotonic() + timeout
     while True:
-        metrics = scrape(tenant.server.base_url)
+        metrics = scrape(tenant.serve.url)
         if predicate(metrics):
             return metrics
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -22,12 +39,12 @@ def wait_for(tenant: Tenant, what: str, predicate: Callable[[Scrape], bool], tim
 
 
 def test_metrics_follow_a_recording_and_count_a_killed_source_as_a_reconnect(
-    tenant: Tenant, publish: PublishFn
+    tenant: Account, publish: PublishFn
 ) -> None:
     pub, url = publish("cam", color=(0, 0, 255), tone_hz=440.0)
     pub.wait_live(url)
     publish_stream(tenant, "metrics", "u1", url, media_type=2)
-    before = scrape(tenant.server.base_url)
+    before = scrape(tenant.serve.url)
     assert before.value("cloudrec_recordings_active") == 0
     reply = tenant.call(
         "/v1/record/init", group_id="metrics", width=320, height=180, frame_rate=15, timeout=60, auto={}

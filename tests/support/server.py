@@ -5,14 +5,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from .publisher import Publisher
 
-if TYPE_CHECKING:
-    from api.harness import Tenant
+
+class Caller(Protocol):
+    """Who calls the API for an app: `api.harness.Tenant` (in-process server) or `support.serve.Account`."""
+
+    def call(self, path: str, **fields: Any) -> dict[str, Any]: ...
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]: ...
+
+    def wait_status(self, record_id: str, *statuses: int, timeout: float = 30.0) -> dict[str, Any]: ...
+
 
 # A "minute" of file_duration is 0.2 s here: file_duration 15 → 3 s segments; timeout 5 → 1 s.
 E2E_SETTINGS: dict[str, Any] = {
@@ -28,7 +36,7 @@ PublishFn = Callable[..., tuple[Publisher, str]]
 
 
 def publish_stream(
-    tenant: Tenant, group_id: str, user_id: str, url: str, media_type: int, media_id: str = "0"
+    tenant: Caller, group_id: str, user_id: str, url: str, media_type: int, media_id: str = "0"
 ) -> None:
     """Announce a stream of `user_id` in `group_id` (POST /v1/group/stream/publish)."""
     reply = tenant.call(
@@ -43,7 +51,7 @@ def publish_stream(
 
 
 def unpublish_stream(
-    tenant: Tenant, group_id: str, user_id: str, media_type: int, media_id: str = "0"
+    tenant: Caller, group_id: str, user_id: str, media_type: int, media_id: str = "0"
 ) -> None:
     reply = tenant.call(
         "/v1/group/stream/unpublish",
@@ -55,7 +63,7 @@ def unpublish_stream(
     assert reply["code"] == 0, reply
 
 
-def download(tenant: Tenant, record_id: str, dest: Path) -> list[tuple[Path, dict[str, Any]]]:
+def download(tenant: Caller, record_id: str, dest: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Every file of a task through its signed URL; checks the API's md5 against the bytes."""
     reply = tenant.get("/v1/record/file/download/url", record_id=record_id)
     assert reply["code"] == 0, reply
@@ -71,7 +79,7 @@ def download(tenant: Tenant, record_id: str, dest: Path) -> list[tuple[Path, dic
     return out
 
 
-def finish(tenant: Tenant, record_id: str) -> dict[str, Any]:
+def finish(tenant: Caller, record_id: str) -> dict[str, Any]:
     """Finish a task and wait until its files are downloadable (status 6); the finish reply."""
     reply = tenant.call("/v1/record/finish", record_id=record_id)
     assert reply["code"] == 0, reply
