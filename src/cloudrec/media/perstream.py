@@ -72,7 +72,8 @@ def plan(streams: tuple[StreamInfo, ...], allow: Layout | None, audio_only: bool
 
 class _Names:
     """File names `<file_name>_<user>_<media_type>_<media_id>_<NNNN>.<ext>` (NNNN counts the files of
-    that stream) and task-wide indexes; never an existing file's (a successor recorder continues)."""
+    that stream) and task-wide indexes; never an existing file's or one with a note (`media.streamnote`)
+    of a file stored already: a successor recorder continues each stream's numbering."""
 
     def __init__(self, work_dir: str, file_name: str, ext: str, first_index: int = 1) -> None:
         self.work_dir, self.file_name, self.ext = work_dir, file_name, ext
