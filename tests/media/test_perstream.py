@@ -165,3 +165,14 @@ def test_a_killed_recorders_open_file_is_salvaged_and_its_successor_numbers_on(t
     assert (nxt.index, nxt.name) == (2, "f_a_b_1_x_1_0002.m4a"), nxt
     assert nxt.start_offset is not None and base - 3.5 < nxt.start_offset < base + 0.5, (nxt, base)
     assert isinstance(result.events[-1], Finished) and result.events[-1].stats.media_duration < 3.0
+
+
+def test_a_salvaged_file_is_what_is_stored_though_a_stale_recorder_writes_on(tmp_path: Path) -> None:
+    """A recorder whose lease expired while it was stopped goes on writing a while once it runs again:
+    the salvage hashes and hands over a copy, which those writes do not reach."""
+    path = write_file(tmp_path / "rec_0001.mp4", duration=1.0)
+    with open(path, "ab") as stale:  # the stale recorder's open file
+        (seg,) = salvage_segments(str(tmp_path), set())
+        stale.write(b"\0" * 1000)
+    assert (seg.size, seg.md5) == (path.stat().st_size, hashlib.md5(path.read_bytes()).hexdigest())
+    assert seg.duration > 0.9

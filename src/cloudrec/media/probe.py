@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def salvage_segments(work_dir: str, known: set[str], min_index: int = 1) -> list
         index = note.index if note is not None else int(m.group("index"))
         if index < min_index:
             continue
+        _detach(path)
         duration = media_duration(path)
         if duration <= 0:
             # out of the segment names: a successor recorder continues the numbering with this index
@@ -93,3 +95,12 @@ def salvage_segments(work_dir: str, known: set[str], min_index: int = 1) -> list
             )
         found.append(info)
     return found
+
+
+def _detach(path: str) -> None:
+    """Put a copy of the file in its place: a recorder whose lease expired but that still runs (stopped,
+    then going on until it hears that it was replaced) writes on into the file it opened, not into the
+    one that is probed, hashed and stored."""
+    tmp = path + ".salvage"
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, path)
