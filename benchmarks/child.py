@@ -96,11 +96,16 @@ def main() -> int:
     started: list[float] = []
     lags: list[float] = []
     media_end = 0.0
+    stream_ends: dict[str, float] = {}  # per-stream: where each stream's last file ends on the timeline
 
     def emit(event: Progress) -> None:
         nonlocal media_end
         if isinstance(event, Started):
             started.append(time.monotonic())
+        elif isinstance(event, SegmentClosed) and event.segment.user_id is not None:  # per-stream
+            seg, user = event.segment, event.segment.user_id
+            end = (seg.start_offset or 0.0) + seg.duration
+            stream_ends[user] = max(end, stream_ends.get(user, end))
         elif isinstance(event, SegmentClosed) and started:
             media_end += event.segment.duration
             lags.append(time.monotonic() - (started[0] + media_end))
@@ -133,6 +138,7 @@ def main() -> int:
         # per closed segment: seconds from the wall time its media ended to its SegmentClosed event
         "segment_lags": lags,
         "segments": [e.segment.path for e in events if isinstance(e, SegmentClosed)],
+        "stream_ends": stream_ends,
         "ok": finished is not None,
         "maxrss_mib": r1.ru_maxrss / 1024,  # the recorder process's peak resident memory (Linux: KiB)
         "events": [type(e).__name__ for e in events if type(e).__name__ != "Stats"],

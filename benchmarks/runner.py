@@ -110,6 +110,7 @@ def _run_child(job: dict[str, Any], work: Path, preset: str) -> Run:
             "skipped": result["skipped"],
             "segment_lags": result["segment_lags"],
             "maxrss_mib": result["maxrss_mib"],
+            "stream_ends": result.get("stream_ends", {}),
         },
     )
 

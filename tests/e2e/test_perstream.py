@@ -17,6 +17,8 @@ from support.decode import audio_samples, close, pixel, tone_share, video_frames
 from support.publisher import Publisher, open_input
 from support.server import PublishFn, download, finish, publish_stream, unpublish_stream
 
+from e2e.test_succession import SUCCESSOR_S, kill_and_wait_successor
+
 FPS = 15
 FRAME = 1 / FPS
 RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
@@ -251,3 +253,61 @@ def test_segments_suspend_and_a_dropped_stream(tenant: Tenant, publish: PublishF
     assert restart - end_before >= 1.0, (end_before, restart)
     end_after = after[-1][1]["start_offset"] + after[-1][1]["duration"]
     assert abs(end_after - (finished_at - sent_init - pause)) <= 0.3, (end_after, finished_at - sent_init)
+
+
+def test_killed_recorder_is_replaced_and_each_stream_continues(
+    tenant: Tenant, publish: PublishFn, tmp_path: Path
+) -> None:
+    """kill -9 of a per-stream recorder with a file of each stream open: those files are salvaged,
+    a successor continues each stream with its next file, the gap in task/list and in `extent`."""
+    a, a_url = publish("ka", fps=FPS, size=SIZE, color=RED, tone_hz=440.0)
+    c, c_url = publish("kc", fps=FPS, size=SIZE, color=GREEN, audio=False)
+    a.wait_publishing()
+    c.wait_publishing()
+    record_id = tenant.call("/v1/record/init", group_id="psk", record_mode=1, file_duration=15, auto={})[
+        "record_id"
+    ]  # segments of 3 s
+    publish_stream(tenant, "psk", "alice", a_url, media_type=2)
+    publish_stream(tenant, "psk", "alice", a_url, media_type=1)
+    publish_stream(tenant, "psk", "carol", c_url, media_type=0)
+    time.sleep(4.5)  # each stream: a file closed, the next open for over a second
+    took = kill_and_wait_successor(tenant.server, record_id)
+    assert took <= SUCCESSOR_S, took
+    time.sleep(3.0)
+    figures = finish(tenant, record_id)
+    task = tenant.task(record_id)
+    assert task["status"] == 6
+    (gap,) = task["gaps"]
+    assert 0 < gap["duration"] <= SUCCESSOR_S, gap
+    print(f"successor after {took:.2f} s; gap {gap['duration']:.2f} s")  # shown with -s
+    streams = files_by_stream(download(tenant, record_id, tmp_path / "out"))
+    assert sorted(streams) == ["alice/2", "carol/0"], streams
+    indexes = [e["index"] for files in streams.values() for _, e in files]
+    assert len(set(indexes)) == len(indexes), indexes
+    for key, colour, tone in (("alice/2", RED, 440.0), ("carol/0", GREEN, None)):
+        files = sorted(streams[key], key=lambda f: f[1]["index"])
+        names = [p.name for p, _ in files]
+        stem = f"{record_id}_{key.replace('/', '_')}_0"
+        assert names == [f"{stem}_{n:04d}.mp4" for n in range(1, len(files) + 1)], names
+        with_gap = [i for i, (_, e) in enumerate(files) if "gaps" in e]
+        assert len(with_gap) == 1 and with_gap[0] >= 2, (key, [e for _, e in files])  # after the salvaged
+        after = with_gap[0]
+        assert files[after][1]["gaps"] == task["gaps"]
+        for path, extent in files:
+            check_file(path, colour, tone)
+            assert extent["user_id"] == key.split("/")[0] and extent["media_type"] == int(key.split("/")[1])
+        for (_, e0), (_, e1) in pairwise(files):  # in order on the timeline
+            assert e0["start_offset"] + e0["duration"] <= e1["start_offset"] + 1.0 + FRAME, (e0, e1)
+        # the salvaged file ends where the gap begins (less its last fragment, up to a second, lost
+        # with the recorder); the successor's first file starts there (the gap cut out of the
+        # timeline), at the latest, or a cached GOP (a second here) before
+        salvaged = files[after - 1][1]
+        end = salvaged["start_offset"] + salvaged["duration"]
+        assert gap["offset"] - 1.0 - FRAME <= end <= gap["offset"] + 0.01, (salvaged, gap)
+        first = files[after][1]["start_offset"]
+        assert gap["offset"] - 1.0 - FRAME <= first <= gap["offset"] + 0.5, (first, gap)
+    # the timeline: the task's time less the gap
+    row = tenant.row(record_id)
+    assert row.start_time is not None and row.stop_time is not None
+    expected = row.stop_time - row.start_time - gap["duration"]
+    assert abs(figures["media_duration"] - expected) <= 1.0, (figures, expected)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -10,6 +13,7 @@ import pytest
 from support.publisher import write_file
 
 from cloudrec.media.perstream import plan
+from cloudrec.media.probe import salvage_segments
 from cloudrec.media.streamtrack import Want
 from cloudrec.media.timeline import Phase, Timeline
 from cloudrec.recorder.spec import (
@@ -25,7 +29,7 @@ from cloudrec.recorder.spec import (
     StreamInfo,
     VideoTile,
 )
-from media.media_helpers import audio_mono, make_spec, record, tone_level
+from media.media_helpers import audio_mono, make_spec, record, record_forever, tone_level
 
 CAM = StreamInfo("alice", MediaType.CAMERA, "0", "rtmp://h/a")
 MIC = StreamInfo("alice", MediaType.AUDIO, "0", "rtmp://h/a")
@@ -128,3 +132,47 @@ def test_timeout_when_nothing_can_be_pulled(tmp_path: Path) -> None:
     assert isinstance(finished, Finished) and finished.timed_out, finished
     assert 1.4 < result.wall < 3.0 and not segments(result.events)
     assert 1.4 < finished.stats.media_duration < 3.0  # the task's timeline ran for as long
+
+
+def test_a_killed_recorders_open_file_is_salvaged_and_its_successor_numbers_on(tmp_path: Path) -> None:
+    """kill -9 with an M4A open: the salvage finds it (its task-wide index and stream from its note,
+    not from a name whose ids are sanitised), and a successor's file of that stream is the next."""
+    src = write_file(tmp_path / "a.flv", duration=8.0, tone_hz=440.0)
+    streams = (StreamInfo("a b", MediaType.AUDIO, "x_1", str(src)),)  # named `f_a_b_1_x_1_0001.m4a`
+    work = tmp_path / "work"
+    spec = make_spec(work, streams=streams, record_mode=1, file_type=FileType.MP3, file_name="f")
+    proc = multiprocessing.get_context("spawn").Process(target=record_forever, args=(spec,), daemon=True)
+    proc.start()
+    path = work / "f_a_b_1_x_1_0001.m4a"
+    deadline = time.monotonic() + 20
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)
+    proc.kill()  # SIGKILL: the file is open, never reported
+    proc.join(5)
+    (seg,) = salvage_segments(str(work), set())
+    assert (seg.index, seg.name, seg.user_id, seg.media_type, seg.media_id) == (1, path.name, "a b", 1, "x_1")
+    # a file is read up to 3 s ahead of the clock: its media starts up to 3 s before the task
+    assert seg.duration >= 1.0 and seg.start_offset is not None and -3.5 < seg.start_offset < 0.5, seg
+    samples, sr, _ = audio_mono(path)
+    assert tone_level(samples, sr, 440.0) > 0.2
+    assert salvage_segments(str(work), {seg.name}) == [] and salvage_segments(str(work), set(), 2) == []
+    path.rename(tmp_path / path.name)  # stored: the file leaves the work directory, its note stays
+    base = seg.start_offset + seg.duration
+    successor = replace(spec, first_index=2, timeline_offset=base)
+    result, _ = record(successor, [(2.0, Finish())])
+    (nxt,) = segments(result.events)
+    assert (nxt.index, nxt.name) == (2, "f_a_b_1_x_1_0002.m4a"), nxt
+    assert nxt.start_offset is not None and base - 3.5 < nxt.start_offset < base + 0.5, (nxt, base)
+    assert isinstance(result.events[-1], Finished) and result.events[-1].stats.media_duration < 3.0
+
+
+def test_a_salvaged_file_is_what_is_stored_though_a_stale_recorder_writes_on(tmp_path: Path) -> None:
+    """A recorder whose lease expired while it was stopped goes on writing a while once it runs again:
+    the salvage hashes and hands over a copy, which those writes do not reach."""
+    path = write_file(tmp_path / "rec_0001.mp4", duration=1.0)
+    with open(path, "ab") as stale:  # the stale recorder's open file
+        (seg,) = salvage_segments(str(tmp_path), set())
+        stale.write(b"\0" * 1000)
+    assert (seg.size, seg.md5) == (path.stat().st_size, hashlib.md5(path.read_bytes()).hexdigest())
+    assert seg.duration > 0.9

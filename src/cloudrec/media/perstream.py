@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from cloudrec.media.engine import drive
+from cloudrec.media.streamnote import note_path
 from cloudrec.media.streamtrack import StreamTrack, Want
 from cloudrec.media.timeline import Timeline
 from cloudrec.recorder.spec import (
@@ -71,13 +72,16 @@ def plan(streams: tuple[StreamInfo, ...], allow: Layout | None, audio_only: bool
 
 class _Names:
     """File names `<file_name>_<user>_<media_type>_<media_id>_<NNNN>.<ext>` (NNNN counts the files of
-    that stream) and task-wide indexes; never an existing file's (a successor recorder continues)."""
+    that stream) and task-wide indexes; never an existing file's or one with a note (`media.streamnote`)
+    of a file stored already: a successor recorder continues each stream's numbering."""
 
-    def __init__(self, work_dir: str, file_name: str, ext: str) -> None:
+    def __init__(self, work_dir: str, file_name: str, ext: str, first_index: int = 1) -> None:
         self.work_dir, self.file_name, self.ext = work_dir, file_name, ext
         self._lock = threading.Lock()
         os.makedirs(work_dir, exist_ok=True)
-        self._index = sum(1 for n in os.listdir(work_dir) if _OWN_NAME.search(n))
+        # a successor's first index follows its predecessors' stored files (see `tasks.succession`)
+        own = sum(1 for n in os.listdir(work_dir) if _OWN_NAME.search(n))
+        self._index = max(first_index - 1, own)
         self._counts: dict[tuple[str, int, str], int] = {}
 
     def new_path(self, want: Want) -> tuple[str, int]:
@@ -91,7 +95,8 @@ class _Names:
                 self._counts[key] = n
                 name = f"{self.file_name}_{user}_{want.media_type}_{media}_{n:04d}.{ext}"
                 path = os.path.join(self.work_dir, name)
-                if not os.path.exists(path):
+                # a file stored already has moved away; its note stays and keeps its number taken
+                if not os.path.exists(path) and not os.path.exists(note_path(path)):
                     self._index += 1
                     return path, self._index
 
@@ -104,8 +109,9 @@ class _PerStream:
         self.emit = emit
         self.audio_only = spec.file_type == FileType.MP3
         start = spec.start_at if spec.start_at is not None else time.time()
-        self.timeline = Timeline(start, paused=spec.paused)
-        self.names = _Names(spec.work_dir, spec.file_name, "m4a" if self.audio_only else "mp4")
+        self.timeline = Timeline(start, paused=spec.paused, base=spec.timeline_offset)
+        ext = "m4a" if self.audio_only else "mp4"
+        self.names = _Names(spec.work_dir, spec.file_name, ext, spec.first_index)
         self.tracks: dict[str, StreamTrack] = {}
         self.retired: list[StreamTrack] = []  # stopped, closing their files
         self.closed: queue.Queue[SegmentInfo] = queue.Queue()

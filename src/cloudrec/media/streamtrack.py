@@ -18,6 +18,7 @@ from av.stream import Stream
 
 from cloudrec.media.remux import RemuxFile, can_copy_video
 from cloudrec.media.source import OPEN_OPTIONS
+from cloudrec.media.streamnote import StreamNote, drop_note, write_note
 from cloudrec.media.timeline import Phase, Timeline
 from cloudrec.recorder.spec import SegmentInfo
 
@@ -242,10 +243,15 @@ class StreamTrack:
 
     def _open(self, media: float) -> _Open:
         path, index = self.new_path(self.want)
+        wall = media + self._latency
+        offset = self.timeline.offset(wall)
+        w = self.want
+        # before the file exists: a recorder killed while it is open leaves what its salvage needs
+        write_note(path, StreamNote(index, w.user_id, w.media_type, w.media_id, wall, offset))
         remux = RemuxFile(path, self._video, self._audio, m4a=path.endswith(".m4a"))
         remux.shift = media
         self._file = _Open(remux, index, media)
-        self._file.offset = self.timeline.offset(media + self._latency)
+        self._file.offset = offset
         log.info("track %s: file %s opened", self.want.url, os.path.basename(path))
         return self._file
 
@@ -261,6 +267,7 @@ class StreamTrack:
             return
         if f.remux.packets == 0:
             os.unlink(f.remux.path)
+            drop_note(f.remux.path)
             return
         wall = f.first_media + self._latency  # the latency as known now: the tightest estimate
         self.closed(

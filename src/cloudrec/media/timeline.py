@@ -16,13 +16,15 @@ class Timeline:
     """When the task records (thread-safe: the recording loop changes it, stream threads ask it).
 
     Media shown at Unix time `w` is recorded unless `w` falls in a pause or at or after the end;
-    `offset(w)` places it on the task's timeline (seconds from the start, pauses cut out), so that the
-    files of several streams can be lined up again. Media from before the start is recorded too (the
-    media server's cached GOP of a stream live at the start: its file then starts a little before 0).
+    `offset(w)` places it on the task's timeline (seconds from the start, pauses cut out; a successor
+    recorder's begins at `base`, the gap before it cut out like a pause), so that the files of several
+    streams can be lined up again. Media from before the start is recorded too (the media server's
+    cached GOP of a stream live at the start: its file then starts a little before 0, or `base`).
     """
 
-    def __init__(self, start: float, *, paused: bool = False) -> None:
+    def __init__(self, start: float, *, paused: bool = False, base: float = 0.0) -> None:
         self.start = start
+        self.base = base  # the task's timeline at `start` (a successor's: what was recorded before it)
         self._lock = threading.Lock()
         self._pauses: list[list[float]] = [[start, float("inf")]] if paused else []
         self._end = float("inf")
@@ -59,8 +61,9 @@ class Timeline:
         """Seconds of the task's timeline before Unix time `w` (negative before the start)."""
         with self._lock:
             cut = sum(max(0.0, min(w, end) - begin) for begin, end in self._pauses if begin < w)
-        return w - self.start - cut
+        return self.base + w - self.start - cut
 
     def recorded(self, now: float) -> float:
-        """Seconds of the timeline up to `now` (or its end): the task's media duration."""
-        return max(0.0, self.offset(min(now, self._end)))
+        """Seconds of the timeline from `start` up to `now` (or its end): the task's media duration
+        (a successor's, which the server adds to what its predecessors recorded)."""
+        return max(0.0, self.offset(min(now, self._end)) - self.base)

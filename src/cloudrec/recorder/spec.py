@@ -174,6 +174,9 @@ class TaskSpec:
     control_key: bytes = b""
     # a RecordMode; PER_STREAM: `layout` is the allow list of the streams to record (None: all)
     record_mode: int = 0
+    # PER_STREAM: the task's timeline (seconds, pauses and gaps cut out) at `start_at`; a successor
+    # continues its predecessors' (files' `start_offset` line up across the gap)
+    timeline_offset: float = 0.0
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------

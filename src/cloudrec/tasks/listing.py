@@ -15,7 +15,7 @@ from cloudrec.api.times import format_time
 from cloudrec.context import AppContext
 from cloudrec.db.models import File, Task
 from cloudrec.errors import FileReadError
-from cloudrec.recorder.spec import TaskStatus, poster_name
+from cloudrec.recorder.spec import RecordMode, TaskStatus, poster_name
 from cloudrec.storage.base import Storage
 from cloudrec.tasks.service import get_task
 
@@ -138,20 +138,56 @@ def file_links(
         .offset((page - 1) * FILES_PER_PAGE)
         .limit(FILES_PER_PAGE)
     ).all()
-    return total, link_files(ctx.storage, ctx.settings.download_url_ttl_s, rows, task.gaps)
+    every: Sequence[Any] = rows
+    if task.gaps and task.record_mode == RecordMode.PER_STREAM:  # a gap's files may be on other pages
+        every = session.execute(select(*_STREAM_OF).where(*stored)).all()
+    return total, link_files(ctx.storage, ctx.settings.download_url_ttl_s, rows, task.gaps, every)
+
+
+_STREAM_OF = (File.index, File.user_id, File.media_type, File.media_id)
+
+
+def gaps_before(
+    files: Sequence[Any], gaps: Sequence[dict[str, Any]] | None
+) -> dict[int, list[dict[str, Any]]]:
+    """The gaps just before each file (by index): a composite's before its file `index`; a per-stream
+    task's before the first file from `index` on of each stream that had a file before it (`files`:
+    every file of the task, with `index` and the stream columns)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    ordered = sorted(files, key=lambda f: f.index)
+    for g in gaps or ():
+        at = g.get("index", 0)
+        before = {_stream(f) for f in ordered if f.index < at and f.user_id is not None}
+        for f in ordered:
+            if f.index == at and f.user_id is None:
+                out.setdefault(f.index, []).append(g)
+            elif f.index >= at and _stream(f) in before:
+                before.discard(_stream(f))
+                out.setdefault(f.index, []).append(g)
+    return out
+
+
+def _stream(f: Any) -> tuple[str, int, str]:
+    return (f.user_id, f.media_type, f.media_id)
 
 
 def link_files(
-    storage: Storage, ttl_s: int, rows: Sequence[File], gaps: Sequence[dict[str, Any]] | None = None
+    storage: Storage,
+    ttl_s: int,
+    rows: Sequence[File],
+    gaps: Sequence[dict[str, Any]] | None = None,
+    every: Sequence[Any] | None = None,
 ) -> list[FileLink]:
-    """Signed links of stored files, valid for `ttl_s` seconds (with the task's `gaps` before each)."""
+    """Signed links of stored files, valid for `ttl_s` seconds (with the task's `gaps` before each;
+    `every`: all the task's files when `rows` are a page of them)."""
+    before = gaps_before(rows if every is None else every, gaps)
     return [
         FileLink(
             f,
             storage.url(f.storage_key, f.name, ttl_s),
             storage.url(f.storage_key, f.name, ttl_s, inline=True),
             storage.url(f.poster_key, poster_name(f.name), ttl_s) if f.poster_key else "",
-            tuple(g for g in gaps or () if g.get("index") == f.index),
+            tuple(before.get(f.index, ())),
         )
         for f in rows
     ]

@@ -16,7 +16,7 @@ from cloudrec.db.models import File, Task
 from cloudrec.groups.registry import GroupRegistry
 from cloudrec.recorder.build import build_spec, desired_commands
 from cloudrec.recorder.progress import DbProgressSink
-from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
+from cloudrec.recorder.spec import Failed, Finished, RecordMode, SegmentClosed, Stats, TaskStatus
 from cloudrec.tasks.leases import LEASED, START_GRACE_S, claim
 
 log = logging.getLogger(__name__)
@@ -192,17 +192,23 @@ class Succession:
                 )
                 return
             files = s.execute(
-                select(File.index, File.start_time, File.duration).where(File.task_id == task.id)
+                select(File.index, File.start_time, File.duration, File.start_offset).where(
+                    File.task_id == task.id
+                )
             ).all()
             next_index = max((f[0] for f in files), default=0) + 1
-            recorded = sum(f.duration for f in files)
+            if task.record_mode == RecordMode.PER_STREAM:
+                recorded, end = _timeline_end(task, files)
+            else:
+                recorded = sum(f.duration for f in files)
+                end = max((f.start_time + f.duration for f in files), default=task.start_time or now)
             values: dict[str, Any] = {
                 "restarts": [*restarts, now],
                 "media_base": recorded,
                 "media_duration": recorded,
                 "flow_base": task.flow_bytes,
             }
-            gap = _gap(task, files, now, recorded, next_index)
+            gap = _gap(task, end, now, recorded, next_index)
             if gap is not None:
                 values["gaps"] = [*(task.gaps or []), gap]
             s.execute(
@@ -213,7 +219,11 @@ class Succession:
             s.refresh(task)
             streams = GroupRegistry(ctx, s).stream_infos(task.app_id, task.group_id)
             spec = replace(
-                build_spec(task, streams, settings), start_at=now, epoch=new, first_index=next_index
+                build_spec(task, streams, settings),
+                start_at=now,
+                epoch=new,
+                first_index=next_index,
+                timeline_offset=recorded,  # per-stream files continue the task's timeline
             )
             self.delivered(record_id, task.desired_seq)  # the spec has the desired state
         try:
@@ -234,12 +244,25 @@ class Succession:
             self.sink.handle(record_id, SegmentClosed(seg), epoch)
 
 
-def _gap(task: Task, files: Any, now: float, recorded: float, next_index: int) -> dict[str, Any] | None:
-    """What was not recorded: from the end of the last stored media (the start, without files) to
-    `now`, when the successor's timeline starts; None when nothing was recording (not started, paused)."""
+def _timeline_end(task: Task, files: Any) -> tuple[float, float]:
+    """A per-stream task's timeline before a gap (seconds, its `media_duration`) and the Unix time it
+    reached there: the end of the file that ends last on it, or further when the last figures
+    reported say so (its streams had left: the timeline went on without files)."""
+    last = max(files, key=lambda f: (f.start_offset or 0.0) + f.duration, default=None)
+    offset = 0.0 if last is None else max(0.0, (last.start_offset or 0.0) + last.duration)
+    end = (task.start_time or time.time()) if last is None else last.start_time + last.duration
+    if task.media_duration > offset:  # the figures are of the timeline, a second stale at most
+        end += task.media_duration - offset
+        offset = task.media_duration
+    return offset, end
+
+
+def _gap(task: Task, end: float, now: float, recorded: float, next_index: int) -> dict[str, Any] | None:
+    """What was not recorded: from `end` (of the last stored media; the start, without files) to
+    `now`, when the successor's timeline starts; None when nothing was recording (not started, paused).
+    A per-stream task's gap lies before the first file from `index` on of each stream recorded before."""
     if task.status != TaskStatus.RECORDING or task.paused or task.start_time is None:
         return None
-    end = max((f.start_time + f.duration for f in files), default=task.start_time)
     return {
         "start": round(end, GAP_DECIMALS),
         "offset": round(recorded, GAP_DECIMALS),  # seconds of media before the gap
