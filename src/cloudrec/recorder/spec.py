@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from cloudrec.egress import EgressPolicy
+from cloudrec.storage.spec import StorageSpec
 
 
 class MediaType(IntEnum):
@@ -174,6 +175,9 @@ class TaskSpec:
     control_key: bytes = b""
     # a RecordMode; PER_STREAM: `layout` is the allow list of the streams to record (None: all)
     record_mode: int = 0
+    # Where the recorder stores its closed segments itself (`recorder.store`), reporting each as
+    # `SegmentStored`; None: it only reports them closed (the engine alone, in tests and benchmarks).
+    storage: StorageSpec | None = None
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -283,6 +287,19 @@ class SegmentClosed:
 
 
 @dataclass(frozen=True)
+class SegmentStored:
+    """The store confirmed a closed segment (and its poster): the object as stored, no local path in
+    it (`segment.path` and `segment.poster` are ""). `failure_seconds`: how long each failed try took
+    before the one that worked (`store_seconds`), for the store's metrics."""
+
+    segment: SegmentInfo
+    key: str
+    poster_key: str = ""
+    store_seconds: float = 0.0
+    failure_seconds: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class Finished:
     """Every segment is closed and reported; `stats` are the final figures."""
 
@@ -324,7 +341,23 @@ class Lost:
     reason: str
 
 
-Progress = Started | Stats | SegmentClosed | Finished | Failed | Lost | Snapshot
+Progress = Started | Stats | SegmentClosed | SegmentStored | Finished | Failed | Lost | Snapshot
+
+
+@dataclass(frozen=True)
+class SalvageJob:
+    """What a dead recorder left to store, for a process on the recorder side: `pending`, closed
+    segments it reported but whose store it never confirmed, and (`probe`) the files in `work_dir`
+    it never reported (its open segment; names in `known` and indexes below `min_index` are not its)."""
+
+    record_id: str
+    app_id: str
+    work_dir: str
+    storage: StorageSpec | None
+    known: tuple[str, ...] = ()
+    pending: tuple[SegmentInfo, ...] = ()
+    min_index: int = 1
+    probe: bool = True
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from cloudrec.db.models import File, Task
 from cloudrec.groups.registry import GroupRegistry
 from cloudrec.recorder.build import build_spec, desired_commands
 from cloudrec.recorder.progress import DbProgressSink
-from cloudrec.recorder.spec import Failed, Finished, SegmentClosed, Stats, TaskStatus
+from cloudrec.recorder.spec import Failed, Finished, Stats, TaskStatus
 from cloudrec.tasks.leases import LEASED, START_GRACE_S, claim
 
 log = logging.getLogger(__name__)
@@ -225,13 +225,17 @@ class Succession:
         log.warning("task %s continues with recorder epoch %d from segment %d", record_id, new, next_index)
 
     def _salvage(self, record_id: str, epoch: int) -> None:
-        """The files a recorder whose lease expired left here unreported (none when it ran elsewhere)."""
+        """What a recorder whose lease expired left unstored here, stored by a salvage (nothing is
+        found when it ran on another machine; its files there wait for a host there)."""
+        from cloudrec.tasks.restore import salvage_job
+
         with self.ctx.sessions() as s:
-            task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
-            known = list(s.scalars(select(File.name).where(File.task_id == task_id)))
-        work_dir = str((self.ctx.settings.work_dir / record_id).resolve())
-        for seg in self.ctx.host.salvage(work_dir, known):
-            self.sink.handle(record_id, SegmentClosed(seg), epoch)
+            task = s.scalar(select(Task).where(Task.record_id == record_id))
+            if task is None:
+                return
+            job = salvage_job(self.ctx, s, task, probe=True)
+        for report in self.ctx.host.salvage(job):
+            self.sink.handle(record_id, report, epoch)
 
 
 def _gap(task: Task, files: Any, now: float, recorded: float, next_index: int) -> dict[str, Any] | None:
