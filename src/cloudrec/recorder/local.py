@@ -21,6 +21,7 @@ from cloudrec.recorder import process as recorder_process
 from cloudrec.recorder.host import ProgressSink
 from cloudrec.recorder.snapshots import SnapshotCache
 from cloudrec.recorder.spec import (
+    DEATH_STORE_WAIT_S,
     Command,
     Failed,
     Finished,
@@ -47,7 +48,7 @@ SPARE_WAIT_SECONDS = 3.0
 _PRELOAD = ["cloudrec.recorder.process", "cloudrec.media.pipeline", "cloudrec.media.probe"]
 
 
-# A salvage probes a few files and stores them (`process.SALVAGE_STORE_WAIT_S` at most): its answer
+# A salvage probes a few files and stores them (`SalvageJob.store_wait_seconds` at most): its answer
 # comes within this, or the files stay where they are for a later try.
 SALVAGE_WAIT_SECONDS = 90.0
 
@@ -392,6 +393,7 @@ class LocalRecorderHost:
             known=tuple(run.closed),
             pending=tuple(seg for name, seg in run.closed.items() if name not in run.stored),
             min_index=spec.first_index,
+            store_wait_seconds=DEATH_STORE_WAIT_S,
         )
         return self.salvage(job)
 
@@ -402,7 +404,7 @@ class LocalRecorderHost:
         proc.start()
         child.close()
         found: list[Progress] = []
-        if parent.poll(SALVAGE_WAIT_SECONDS):
+        if parent.poll(SALVAGE_WAIT_SECONDS + job.store_wait_seconds):
             try:
                 found = parent.recv()
             except EOFError:

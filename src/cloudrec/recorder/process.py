@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 
 # After its recording ended, a recorder checks this often whether its last segments are stored.
 STORE_POLL_S = 0.2
-# A salvage stores what it found for this long at most; what is left (the store is down) stays in the
-# work directory, reported closed: the server asks for it again later (`tasks.restore`).
-SALVAGE_STORE_WAIT_S = 20.0
 
 
 def _configure_logging(record_id: str) -> None:
@@ -64,6 +61,9 @@ def record(spec: TaskSpec, conn: Connection) -> None:
         if store is not None and isinstance(event, SegmentClosed):
             store.submit(event.segment)
 
+    if store is not None:
+        for seg in spec.pending:  # an earlier recorder's, closed but not stored when it died
+            store.submit(seg)
     try:
         os.makedirs(spec.work_dir, exist_ok=True)
         run_recording(spec, control.recv, emit)
@@ -117,7 +117,7 @@ def salvage(job: SalvageJob, conn: Connection) -> None:
             store = SegmentStore(job.storage, job.app_id, job.record_id, stored.append)
             for seg in (*job.pending, *found):
                 store.submit(seg)
-            store.wait(SALVAGE_STORE_WAIT_S)
+            store.wait(job.store_wait_seconds)
             left = {seg.name for seg in store.unstored()}
             store.close()
             reports = [SegmentClosed(seg) for seg in found if seg.name in left]

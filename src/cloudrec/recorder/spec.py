@@ -178,6 +178,9 @@ class TaskSpec:
     # Where the recorder stores its closed segments itself (`recorder.store`), reporting each as
     # `SegmentStored`; None: it only reports them closed (the engine alone, in tests and benchmarks).
     storage: StorageSpec | None = None
+    # Segments of earlier recorders of the task that were closed but never stored (the store was down
+    # when one died): this recorder stores them first.
+    pending: tuple[SegmentInfo, ...] = ()
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -344,6 +347,11 @@ class Lost:
 Progress = Started | Stats | SegmentClosed | SegmentStored | Finished | Failed | Lost | Snapshot
 
 
+# After a recorder's death its successor waits for the salvage: the store gets this long, the rest is
+# stored by the successor (a local store takes a file at once; an upload of a segment about a second).
+DEATH_STORE_WAIT_S = 1.5
+
+
 @dataclass(frozen=True)
 class SalvageJob:
     """What a dead recorder left to store, for a process on the recorder side: `pending`, closed
@@ -358,6 +366,9 @@ class SalvageJob:
     pending: tuple[SegmentInfo, ...] = ()
     min_index: int = 1
     probe: bool = True
+    # it stores for this long at most: a recorder's death waits for it (its successor starts after), so
+    # what the store did not take by then is reported closed and stored later (`TaskSpec.pending`)
+    store_wait_seconds: float = 20.0
 
 
 @dataclass(frozen=True)

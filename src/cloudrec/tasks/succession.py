@@ -16,8 +16,9 @@ from cloudrec.db.models import File, Task
 from cloudrec.groups.registry import GroupRegistry
 from cloudrec.recorder.build import build_spec, desired_commands
 from cloudrec.recorder.progress import DbProgressSink
-from cloudrec.recorder.spec import Failed, Finished, Stats, TaskStatus
+from cloudrec.recorder.spec import DEATH_STORE_WAIT_S, Failed, Finished, Stats, TaskStatus
 from cloudrec.tasks.leases import LEASED, START_GRACE_S, claim
+from cloudrec.tasks.restore import pending_segments, salvage_job
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,11 @@ class Succession:
             s.refresh(task)
             streams = GroupRegistry(ctx, s).stream_infos(task.app_id, task.group_id)
             spec = replace(
-                build_spec(task, streams, settings), start_at=now, epoch=new, first_index=next_index
+                build_spec(task, streams, settings),
+                start_at=now,
+                epoch=new,
+                first_index=next_index,
+                pending=pending_segments(s, task.id),  # the successor stores what its predecessor could not
             )
             self.delivered(record_id, task.desired_seq)  # the spec has the desired state
         try:
@@ -227,13 +232,13 @@ class Succession:
     def _salvage(self, record_id: str, epoch: int) -> None:
         """What a recorder whose lease expired left unstored here, stored by a salvage (nothing is
         found when it ran on another machine; its files there wait for a host there)."""
-        from cloudrec.tasks.restore import salvage_job
 
         with self.ctx.sessions() as s:
             task = s.scalar(select(Task).where(Task.record_id == record_id))
             if task is None:
                 return
             job = salvage_job(self.ctx, s, task, probe=True)
+        job = replace(job, store_wait_seconds=DEATH_STORE_WAIT_S)
         for report in self.ctx.host.salvage(job):
             self.sink.handle(record_id, report, epoch)
 
