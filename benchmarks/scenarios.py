@@ -502,6 +502,23 @@ def scenario_9(ctx: Context) -> list[Row]:
     ]  # fmt: skip
 
 
+def scenario_10(ctx: Context) -> list[Row]:
+    """A command through API server B -> A's recorder, on one PostgreSQL (see benchmarks.relay)."""
+    from benchmarks.durability import p50_max
+    from benchmarks.relay import measure
+
+    url = os.environ.get("CLOUDREC_BENCH_DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        ctx.notes.append("scenario 10: skipped, CLOUDREC_BENCH_DATABASE_URL names no (empty) PostgreSQL database")
+        return []
+    values = sorted(measure(ctx.work("s10"), url, 4 if ctx.quick else 20))
+    return [
+        Row("10: command via server B -> A's recorder (PostgreSQL)", "cloudrec serve", "-",
+            statistics.median(values), "s (p50)",
+            note=f"{p50_max(values)} over {len(values)} suspend/resume; LISTEN/NOTIFY, polling as fallback"),
+    ]  # fmt: skip
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -513,6 +530,7 @@ SCENARIOS = {
     "7": scenario_7,
     "8": scenario_8,
     "9": scenario_9,
+    "10": scenario_10,
 }
 
 
