@@ -509,7 +509,7 @@ def scenario_10(ctx: Context) -> list[Row]:
 
     url = os.environ.get("CLOUDREC_BENCH_DATABASE_URL", "")
     if not url.startswith("postgres"):
-        ctx.notes.append("scenario 10: skipped, CLOUDREC_BENCH_DATABASE_URL names no (empty) PostgreSQL database")
+        ctx.notes.append("scenario 10: skipped, no PostgreSQL database in CLOUDREC_BENCH_DATABASE_URL")
         return []
     values = sorted(measure(ctx.work("s10"), url, 4 if ctx.quick else 20))
     return [
