@@ -205,8 +205,8 @@ class DbProgressSink:
                 self._refuse(record_id, event, epoch)
                 return
             task = s.scalar(select(Task).where(Task.record_id == record_id))
-            if task is None:
-                log.warning("segment %s of unknown task %s: ignored", seg.name, record_id)
+            if task is None or task.files_deleted:  # deleted meanwhile (a recorder still storing)
+                log.warning("segment %s of a deleted task %s: ignored", seg.name, record_id)
                 return
             row = s.scalar(select(File).where(File.task_id == task.id, File.index == seg.index))
             if row is None:
