@@ -33,7 +33,14 @@ class ProgressSink(Protocol):
 
 
 class RecorderHost(Protocol):
-    """Runs recordings. Implementations: `LocalRecorderHost` (one OS process per task)."""
+    """Runs recordings. Implementations: `LocalRecorderHost` (one OS process per task).
+
+    What every host reports to its sink (tests/tasks/test_service_contract.py checks the control
+    plane's side against `MemoryHost`): its recorders store their segments themselves into
+    `spec.storage` (`recorder.store.SegmentStore`) first storing `spec.pending`; per segment a
+    `SegmentClosed` when it closes (optional) and a `SegmentStored` once the store confirmed it, with
+    no local path; `Finished` / `Failed` at the end, the stores of the last segments may follow; a
+    recorder that died: the reports of `salvage` (with its epoch), then `Lost`."""
 
     def start(self, spec: TaskSpec) -> None:
         """Start recording `spec`; raise `CapacityError` (6050030009) when no capacity is left."""
