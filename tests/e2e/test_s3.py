@@ -142,7 +142,7 @@ def test_a_recorder_killed_while_the_store_is_down_loses_no_segment(
         )  # fmt: skip
         assert reply["code"] == 0, reply
         record_id = reply["record_id"]
-        time.sleep(7.0)  # two 3 s segments closed, not stored; a third open
+        time.sleep(4.0)  # a 3 s segment closed, not stored; a second open
         pid = server.host.pid(record_id)
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -161,8 +161,8 @@ def test_a_recorder_killed_while_the_store_is_down_loses_no_segment(
         assert len(task["gaps"]) == 1
         files = download(tenant, record_id, tmp_path / "out")  # presigned URLs, md5 checked
         names = [p.name for p, _ in files]
-        # 1 and 2 closed unstored, the dead one's open file (if it held media yet), the successor's
-        assert names == [f"kd_{i:04d}.mp4" for i in range(1, len(names) + 1)] and len(names) >= 3
+        # 1 closed unstored, the dead one's open file (if it held media yet), the successor's
+        assert names == [f"kd_{i:04d}.mp4" for i in range(1, len(names) + 1)] and len(names) >= 2
         assert all(media_duration(p) > 0.5 for p, _ in files)
         in_bucket = bucket_md5s(moto)
         for path, item in files:
