@@ -477,6 +477,48 @@ def scenario_8(ctx: Context) -> list[Row]:
     return perstream(ctx)
 
 
+def scenario_9(ctx: Context) -> list[Row]:
+    """Recorder crash -> the successor's first picture; kill -9 of the server -> the gap in the file."""
+    from benchmarks.durability import measure, p50_max
+
+    kills, restarts = (2, 1) if ctx.quick else (10, 3)
+    figures = measure(ctx.work("s9"), kills, restarts)
+    crash, restart = figures["crash"], figures["restart"]
+    pictures, gaps = sorted(crash["picture"]), sorted(crash["gap"])
+    ctx.notes.append(
+        "scenario 9: node-media-server and a publisher from tests/support, one 320x180@15 auto task per "
+        "part, a real `cloudrec serve` (SQLite, local storage); a gap runs from the end of the media the "
+        "dead recorder's file kept (its last fragment) to the successor's start"
+    )
+    return [
+        Row("9: recorder kill -9 -> successor's first picture", "cloudrec serve", "veryfast",
+            statistics.median(pictures), "s (p50)",
+            note=f"{p50_max(pictures)} over {len(pictures)} kills; gap in the files {p50_max(gaps)}"),
+        Row("9: serve kill -9, new one 3 s later -> gap in the file", "cloudrec serve", "veryfast",
+            restart["largest_step"], "s (largest frame step - 1 frame)",
+            media_seconds=restart["media"],
+            note=f"{restarts} restarts; task gaps {restart['gaps']:.0f}, files {restart['files']:.0f}, "
+            f"media {restart['media']:.2f} s over {restart['wall']:.2f} s from init to finish"),
+    ]  # fmt: skip
+
+
+def scenario_10(ctx: Context) -> list[Row]:
+    """A command through API server B -> A's recorder, on one PostgreSQL (see benchmarks.relay)."""
+    from benchmarks.durability import p50_max
+    from benchmarks.relay import measure
+
+    url = os.environ.get("CLOUDREC_BENCH_DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        ctx.notes.append("scenario 10: skipped, no PostgreSQL database in CLOUDREC_BENCH_DATABASE_URL")
+        return []
+    values = sorted(measure(ctx.work("s10"), url, 4 if ctx.quick else 20))
+    return [
+        Row("10: command via server B -> A's recorder (PostgreSQL)", "cloudrec serve", "-",
+            statistics.median(values), "s (p50)",
+            note=f"{p50_max(values)} over {len(values)} suspend/resume; LISTEN/NOTIFY, polling as fallback"),
+    ]  # fmt: skip
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -487,6 +529,8 @@ SCENARIOS = {
     "6": scenario_6,
     "7": scenario_7,
     "8": scenario_8,
+    "9": scenario_9,
+    "10": scenario_10,
 }
 
 

@@ -36,7 +36,7 @@ def _pairs(text: str) -> dict[str, str]:
 class Server:
     """A `cloudrec serve` on loopback with its own data directory, and an authenticated client."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -45,11 +45,12 @@ class Server:
             "CLOUDREC_HOST": "127.0.0.1",
             "CLOUDREC_PORT": str(self.port),
             "CLOUDREC_MIN_FREE_DISK_MB": "1",
+            **(env or {}),
         }
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.dev_id = ""
-        self.log = (data_dir / "serve.log").open("wb")
+        self.log = (data_dir / "serve.log").open("ab")  # a server started again on the directory appends
         self.proc = subprocess.Popen([str(CLOUDREC), "serve"], env=self.env, stdout=self.log, stderr=self.log)
         self.access = ""
         deadline = time.monotonic() + 30

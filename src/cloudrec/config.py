@@ -166,7 +166,9 @@ class Settings(BaseSettings):
         "restart) instead of finishing them; within recorder_orphan_wait_s",
     )
     shutdown_upload_wait_s: float = Field(
-        10.0, ge=0, description="on shutdown, wait this long for uploads; the rest resume at the next start"
+        10.0,
+        ge=0,
+        description="on shutdown, recorders store their last files this long; the rest after the next start",
     )
 
     callback_retry_first_s: float = Field(

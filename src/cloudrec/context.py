@@ -15,6 +15,7 @@ from cloudrec.storage.base import Storage
 
 if TYPE_CHECKING:
     from cloudrec.recorder.progress import DbProgressSink
+    from cloudrec.tasks.restore import Restorer
     from cloudrec.tasks.succession import Succession
 
 
@@ -29,4 +30,5 @@ class AppContext:
     request_slots: int = 12  # API requests using the database at once (`db.session.request_slots`)
     sink: DbProgressSink | None = None  # where the host's progress goes (the control plane's side)
     succession: Succession | None = None  # takes over tasks whose recorder died or lost its lease
+    restorer: Restorer | None = None  # stores the files that recorders which are gone left unstored
     instance_id: str = ""  # this server process: the owner of the leases it grants (`tasks.leases`)

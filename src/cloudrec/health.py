@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from cloudrec.callbacks import outbox
 from cloudrec.context import AppContext
-from cloudrec.db.models import CallbackEvent, Task
+from cloudrec.db.models import CallbackEvent, File, Task
 from cloudrec.metrics import Readings
 from cloudrec.recorder.spec import TaskStatus
 from cloudrec.storage.local import LocalStorage
@@ -133,10 +133,9 @@ def webhook_events(ctx: AppContext) -> dict[str, int]:
 
 
 def uploads_pending(ctx: AppContext) -> int:
-    uploader = getattr(getattr(ctx.host, "sink", None), "uploader", None)
-    if uploader is None:
-        raise LookupError("this recorder host has no uploader")
-    return int(uploader.pending())
+    """Closed segments not stored yet, whoever stores them (the recorders do, wherever they run)."""
+    with ctx.sessions() as s:
+        return int(s.scalar(select(func.count(File.id)).where(File.stored.is_(False))) or 0)
 
 
 def readings(ctx: AppContext) -> Readings:

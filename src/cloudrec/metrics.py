@@ -27,7 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from cloudrec.recorder.spec import Failed, Finished, Progress, Started, Stats
+from cloudrec.recorder.spec import Failed, Finished, Progress, SegmentStored, Started, Stats
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,11 @@ recorder_figures = RecorderFigures()
 def observe_progress(record_id: str, event: Progress | object) -> None:
     """The progress sink's hook: every event a recorder reported, in order."""
     recorder_figures.observe(record_id, event)
+    if isinstance(event, SegmentStored):  # the recorder stored it: its tries count here
+        SEGMENT_STORE_DURATION.labels("ok").observe(event.store_seconds)
+        for seconds in event.failure_seconds:
+            SEGMENT_STORE_DURATION.labels("error").observe(seconds)
+        SEGMENT_STORE_RETRIES.inc(len(event.failure_seconds))
 
 
 # ---- gauges read at scrape time ---------------------------------------------------------------

@@ -23,8 +23,9 @@ from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.schemes import usable_schemes
 from cloudrec.storage.base import Storage
-from cloudrec.storage.local import LocalStorage
+from cloudrec.storage.spec import open_storage, storage_spec
 from cloudrec.tasks.leases import new_instance_id
+from cloudrec.tasks.restore import Restorer
 from cloudrec.tasks.succession import Succession
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     events = CallbackEvents(
         storage, clock, settings.download_url_ttl_s, settings.timezone, wake=delivery.wake
     )
-    sink = DbProgressSink(sessions, storage, clock, events, lease_ttl_s=settings.lease_ttl_s)
+    sink = DbProgressSink(sessions, clock, events, lease_ttl_s=settings.lease_ttl_s)
     host = LocalRecorderHost(settings, sink)
     ctx = AppContext(
         settings=settings,
@@ -63,9 +64,10 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     sink.on_fenced = host.abandon
     ctx.succession = succession
     succession.start()
-    pending = sink.resume_uploads()
-    if pending:
-        log.info("%d files of earlier recordings wait for upload: uploading", pending)
+    # Files that earlier recorders left unstored (the store was down, the server stopped): stored by a
+    # salvage on the recorder side, tried again until the store takes them.
+    ctx.restorer = Restorer(ctx, sink)
+    ctx.restorer.start()
     return ctx
 
 
@@ -86,19 +88,12 @@ def make_delivery(settings: Settings, sessions: sessionmaker[Session]) -> Callba
 
 
 def make_storage(settings: Settings, clock: Clock) -> Storage:
-    if settings.storage == "s3":
-        from cloudrec.storage.s3 import S3Storage
-
-        return S3Storage(
-            bucket=settings.s3_bucket,
-            prefix=settings.s3_prefix,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key.get_secret_value(),
-            path_style=settings.s3_path_style,
-        )
-    return LocalStorage(settings.files_dir, settings.base_url, settings.signing_key.get_secret_value(), clock)
+    return open_storage(
+        storage_spec(settings),
+        base_url=settings.base_url,
+        signing_secret=settings.signing_key.get_secret_value(),
+        clock=clock,
+    )
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -126,8 +121,10 @@ def shutdown(ctx: AppContext) -> None:
         ctx.host.detach()  # the next server adopts the recordings
     else:
         ctx.host.close()
+    if ctx.restorer is not None:
+        ctx.restorer.close()
     if ctx.sink is not None:
-        ctx.sink.drain(uploads_timeout_s=ctx.settings.shutdown_upload_wait_s)
+        ctx.sink.drain()
         ctx.sink.close()
     if ctx.callbacks is not None:
         ctx.callbacks.close()  # undelivered events stay in the outbox for the next start

@@ -36,8 +36,19 @@ from cloudrec.db.models import App, Developer, File, Task
 from cloudrec.db.session import normalise_url
 from cloudrec.errors import CapacityError
 from cloudrec.recorder.host import RecorderHost
-from cloudrec.recorder.spec import Command, SegmentClosed, SegmentInfo, Snapshot, StreamInfo, TaskSpec
+from cloudrec.recorder.spec import (
+    Command,
+    Progress,
+    SalvageJob,
+    SegmentClosed,
+    SegmentInfo,
+    Snapshot,
+    StreamInfo,
+    TaskSpec,
+)
+from cloudrec.recorder.store import SegmentStore
 from cloudrec.server import build_app
+from cloudrec.storage.spec import storage_spec
 from cloudrec.tasks.naming import new_record_id
 
 # Room for every recording the API tests leave running; the capacity tests lower it themselves.
@@ -155,8 +166,8 @@ class SpyHost:
     def abandon(self, record_id: str, epoch: int) -> None:
         self.inner.abandon(record_id, epoch)
 
-    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
-        return self.inner.salvage(work_dir, known, min_index)
+    def salvage(self, job: SalvageJob) -> list[Progress]:
+        return self.inner.salvage(job)
 
     def close(self) -> None:
         self.inner.close()
@@ -283,9 +294,8 @@ class Tenant:
     def add_segments(
         self, record_id: str, count: int, size: int = 2000, first: int | None = None
     ) -> list[bytes]:
-        """Segment files reported through the server's progress sink, as a recorder reports them
+        """Segment files stored and reported through the server's progress sink, as a recorder does
         (numbered from `first`, by default after the files the task's recorder wrote itself)."""
-        sink = self.server.host.sink
         name = self.row(record_id).file_name
         if first is None:
             with self.server.ctx.sessions() as s:
@@ -307,13 +317,32 @@ class Tenant:
                 duration=10.0 + index / 4,
                 start_time=self.server.clock.time(),
             )
-            sink.handle(record_id, SegmentClosed(info))
+            self.store_segment(record_id, info)
             contents.append(data)
-        sink.drain(uploads_timeout_s=30)  # the rows are written, and the files are in storage
         with self.server.ctx.sessions() as s:
             task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
             assert all(s.scalars(select(File.stored).where(File.task_id == task_id))), "upload unconfirmed"
         return contents
+
+    def store_segment(self, record_id: str, info: SegmentInfo, *, wait: bool = True) -> SegmentStore:
+        """What a recorder does with a closed segment: reports it closed, stores it itself (with the
+        recorder's `SegmentStore`, into the server's store) and reports the object stored. `wait`:
+        until it is stored and the reports are applied (then the store is closed)."""
+        sink = self.server.host.sink
+        sink.handle(record_id, SegmentClosed(info))
+        store = SegmentStore(
+            storage_spec(self.server.settings),
+            self.app_id,
+            record_id,
+            lambda event: sink.handle(record_id, event),
+            max_backoff_s=0.5,
+        )
+        store.submit(info)
+        if wait:
+            assert store.wait(30), "the store did not take the segment"
+            store.close()
+            sink.drain()
+        return store
 
     def seed_task(self, status: int, **values: Any) -> str:
         """A task row no recorder of this server runs (as another server run left it), in `status`."""

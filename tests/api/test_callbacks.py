@@ -254,7 +254,8 @@ def test_done_after_uploads_when_finished_first(
     path.write_bytes(b"x" * 3000)
     info = SegmentInfo(1, path.name, str(path), 3000, hashlib.md5(b"x" * 3000).hexdigest(), 5.0, 0.0)
     sink.handle(record_id, SegmentClosed(info))
-    sink.handle(record_id, Finished(Stats(5.0, 0)))  # queued before the upload can confirm
+    sink.handle(record_id, Finished(Stats(5.0, 0)))  # applied before the recorder's store confirms
+    cb_tenant.store_segment(record_id, info)
     wait_for(lambda: len(receiver.accepted()) >= 3, msg="3 events")
     events = receiver.accepted()
     types = [e["type"] for e in events]
@@ -428,8 +429,7 @@ def test_segment_stored_of_a_per_stream_file_names_its_stream(
         media_id="1",
         start_offset=-0.25,
     )
-    cb_server.host.sink.handle(record_id, SegmentClosed(info))
-    cb_server.host.sink.drain(uploads_timeout_s=30)
+    cb_tenant.store_segment(record_id, info)
     wait_for(lambda: any(e["type"] == "segment.stored" for e in of_task(receiver.accepted(), record_id)))
     (stored,) = [e["data"] for e in of_task(receiver.accepted(), record_id) if e["type"] == "segment.stored"]
     assert (stored["user_id"], stored["media_type"], stored["media_id"]) == ("bob", 0, "1"), stored

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from support.metrics import scrape
 
 from api.harness import LiveServer, ServerFactory, Tenant, contract_json
-from cloudrec.recorder.spec import SegmentClosed, SegmentInfo
+from cloudrec.recorder.spec import SegmentInfo
 
 
 def readyz(server: LiveServer) -> tuple[int, dict[str, Any]]:
@@ -185,7 +185,7 @@ def test_segment_store_latency_and_retries(server_factory: ServerFactory) -> Non
     count = "cloudrec_segment_store_duration_seconds_count"
     assert after.value(count, result="ok") - before.value(count, result="ok") == 2
     assert after.value("cloudrec_segment_uploads_pending") == 0
-    # the store refuses (its directory is a file) until it is repaired: each failure is a retry
+    # the store refuses (its directory is a file) until it is repaired: the recorder tries again
     files = server.settings.files_dir
     moved = files.with_name("files-away")
     files.rename(moved)
@@ -195,25 +195,25 @@ def test_segment_store_latency_and_retries(server_factory: ServerFactory) -> Non
         path = work / "extra_0003.mp4"
         path.write_bytes(b"x" * 100)
         info = SegmentInfo(3, path.name, str(path), 100, hashlib.md5(b"x" * 100).hexdigest(), 1.0, 0.0)
-        server.host.sink.handle(record_id, SegmentClosed(info))
-        wait_until(
-            "two failed stores",
-            lambda: (
-                scrape(server.base_url).value("cloudrec_segment_store_retries_total")
-                - before.value("cloudrec_segment_store_retries_total")
-                >= 2
-            ),
-        )
+        store = tenant.store_segment(record_id, info, wait=False)
+        server.host.sink.drain()
         assert scrape(server.base_url).value("cloudrec_segment_uploads_pending") == 1
+        time.sleep(1.5)  # a few failed tries (0.5 s apart at most)
+        assert store.pending() == 1
     finally:
         files.unlink()
         moved.rename(files)
-    wait_until(
-        "the store to succeed",
-        lambda: scrape(server.base_url).value(count, result="ok") >= 3 + before.value(count, result="ok"),
-    )
-    final = scrape(server.base_url)
+    assert store.wait(30)
+    store.close()
+    server.host.sink.drain()
+    final = scrape(server.base_url)  # the recorder reported its tries with the object stored
     assert final.value(count, result="error") - before.value(count, result="error") >= 2
+    assert (
+        final.value("cloudrec_segment_store_retries_total")
+        - before.value("cloudrec_segment_store_retries_total")
+        >= 2
+    )
+    assert final.value(count, result="ok") - before.value(count, result="ok") >= 3
     assert final.value("cloudrec_segment_uploads_pending") == 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api.harness import LIVE_SERVER_SETTINGS, DatabaseFactory, LiveServer, Tenant, start_server
@@ -163,6 +164,39 @@ def test_commands_through_another_server_reach_the_recorder(
         other.wait_status(record_id, 6)  # the first server's recorder finished it
         assert any(isinstance(c, Finish) for c in first.host.commands_of(record_id))
         assert not second.host.running() and not second.host.starts
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_on_postgresql_a_change_reaches_the_other_servers_recorder_at_once(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    """LISTEN/NOTIFY: with the scan's polling out of the way (an hour), a layout set through the second
+    server reaches the first one's recorder within a fraction of a second."""
+    if not databases.is_postgres:
+        pytest.skip("SQLite runs one server: nothing to notify")
+    db_url = databases.new_url()
+    slow_scan = {**FAST_LEASES, "lease_scan_s": 3600.0, "lease_ttl_s": 3600.0}
+    first = start_server(tmp_path / "a", db_url, **slow_scan)
+    second = start_server(tmp_path / "b", db_url, **slow_scan)
+    try:
+        tenant = first.tenant()
+        record_id = tenant.init(group_id="notify")
+        time.sleep(0.5)  # both listeners are up
+        other = second.tenant_of(tenant.dev_id, tenant.dev_secret, tenant.app_id)
+        tile = {"user_id": "u1", "media_id": "m1", "media_type": 2, "x": 0, "y": 0, "w": 64, "h": 48}
+        asked = time.monotonic()
+        assert other.call("/v1/record/set/layout", record_id=record_id, video_list=[tile])["code"] == 0
+        wait_for(
+            lambda: any(
+                isinstance(c, SetLayout) and c.layout.video for c in first.host.commands_of(record_id)
+            ),
+            timeout=2.0,
+            msg="the layout did not reach the recorder at once",
+        )
+        took = time.monotonic() - asked
+        assert took < 1.0, took
     finally:
         second.stop()
         first.stop()

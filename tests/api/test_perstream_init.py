@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api.harness import LiveServer, Tenant
-from cloudrec.recorder.spec import AudioRef, MediaType, SegmentClosed, SegmentInfo, VideoTile
+from cloudrec.recorder.spec import AudioRef, MediaType, SegmentInfo, VideoTile
 
 INIT = "/v1/record/init"
 
@@ -115,8 +115,7 @@ def test_extent_names_the_stream_of_each_file(tenant: Tenant, live_server: LiveS
         media_id="0",
         start_offset=1.5,
     )
-    live_server.host.sink.handle(record_id, SegmentClosed(segment))
-    live_server.host.sink.drain(uploads_timeout_s=30)
+    tenant.store_segment(record_id, segment)
     (item,) = tenant.get("/v1/record/file/download/url", record_id=record_id)["data_list"]
     extent = json.loads(item["extent"])
     assert item["file_name"] == "lesson_alice_2_0_0001.mp4"

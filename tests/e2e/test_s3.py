@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,3 +120,53 @@ def test_outage_and_restart_lose_no_segment(
         assert not [k for k in bucket_md5s(moto) if record_id in k]
     finally:
         second.stop()
+
+
+def test_a_recorder_killed_while_the_store_is_down_loses_no_segment(
+    s3: tuple[MotoServer, TcpProxy], publish: PublishFn, databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    """Recorders store their own segments: one killed with closed segments unstored (the store is
+    down) is replaced at once; its successor stores them once the store is back."""
+    moto, proxy = s3
+    pub, url = publish("s3kill", color=(0, 255, 0), tone_hz=440.0)
+    pub.wait_live(url)
+    server = start_server(tmp_path / "data", databases.new_url(), real_time=True, **s3_settings(proxy))
+    try:
+        tenant = server.tenant()
+        publish_stream(tenant, "s3k", "u1", url, media_type=2)
+        publish_stream(tenant, "s3k", "u1", url, media_type=1)
+        proxy.down()
+        reply = tenant.call(
+            "/v1/record/init", group_id="s3k", width=160, height=90, frame_rate=15, file_duration=15,
+            file_name="kd", auto={},
+        )  # fmt: skip
+        assert reply["code"] == 0, reply
+        record_id = reply["record_id"]
+        time.sleep(4.0)  # a 3 s segment closed, not stored; a second open
+        pid = server.host.pid(record_id)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        while server.host.pid(record_id) in (None, pid):
+            assert time.monotonic() - killed < 10, "no successor"
+            time.sleep(0.02)
+        took = time.monotonic() - killed
+        assert took < 4.0, took  # the salvage gave the store 1.5 s, not more
+        print(f"successor after {took:.2f} s with the store down")  # shown with -s
+        assert tenant.task(record_id)["status"] == 2
+        time.sleep(1.0)
+        proxy.up()
+        assert tenant.call("/v1/record/finish", record_id=record_id)["code"] == 0
+        task = tenant.wait_status(record_id, 6, timeout=40)
+        assert len(task["gaps"]) == 1
+        files = download(tenant, record_id, tmp_path / "out")  # presigned URLs, md5 checked
+        names = [p.name for p, _ in files]
+        # 1 closed unstored, the dead one's open file (if it held media yet), the successor's
+        assert names == [f"kd_{i:04d}.mp4" for i in range(1, len(names) + 1)] and len(names) >= 2
+        assert all(media_duration(p) > 0.5 for p, _ in files)
+        in_bucket = bucket_md5s(moto)
+        for path, item in files:
+            assert in_bucket[f"cloudrec/{tenant.app_id}/{record_id}/{path.name}"] == item["md5"]
+        assert not list((tmp_path / "data" / "work" / record_id).glob("kd_*.mp4"))
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""S3Storage and Uploader against a real S3-speaking server (moto) on loopback."""
+"""S3Storage, Uploader and the recorder's SegmentStore against a real S3 server (moto) on loopback."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import httpx
 import pytest
 from support.s3server import MotoServer, TcpProxy
 
+from cloudrec.recorder.spec import SegmentInfo, SegmentStored
+from cloudrec.recorder.store import SegmentStore
 from cloudrec.storage.s3 import S3Storage, StorageError
+from cloudrec.storage.spec import StorageSpec
 from cloudrec.storage.uploader import Uploader
 
 
@@ -129,3 +132,37 @@ def test_play_url_plays_in_a_browser(moto: MotoServer, tmp_path: Path) -> None:
     assert play.headers["content-disposition"] == 'inline; filename="p.mp4"'
     assert play.headers["content-type"] == "video/mp4"
     st.delete("app/rec/p.mp4")
+
+
+def test_the_recorders_store_reports_the_object_stored_with_its_failed_tries(
+    moto: MotoServer, tmp_path: Path
+) -> None:
+    """`recorder.store.SegmentStore`, as a recorder opens it from its spec: the segment and its poster
+    go up once the store is back; the report names the object, never a local path."""
+    proxy = TcpProxy(moto.port)
+    spec = StorageSpec(
+        kind="s3", bucket="unit-bucket", prefix="pre", endpoint_url=proxy.endpoint, region="us-east-1",
+        access_key_id="k", secret_access_key="s", path_style=True,
+    )  # fmt: skip
+    reports: list[SegmentStored] = []
+    store = SegmentStore(spec, "app", "rec", reports.append, max_backoff_s=0.4)
+    try:
+        path, md5 = make_file(tmp_path, "cls_0001.mp4")
+        poster, poster_md5 = make_file(tmp_path, "cls_0001.jpg", size=300)
+        seg = SegmentInfo(1, path.name, str(path), 5000, md5, 3.0, 1.0, str(poster), poster_md5)
+        store.submit(seg)
+        assert not store.wait(1.5) and store.pending() == 1 and path.exists()  # the store is down
+        proxy.up()
+        assert store.wait(10)
+    finally:
+        store.close()
+        proxy.down()
+    (report,) = reports
+    assert (report.key, report.poster_key) == ("app/rec/cls_0001.mp4", "app/rec/cls_0001.jpg")
+    assert (report.segment.path, report.segment.poster, report.segment.md5) == ("", "", md5)
+    assert len(report.failure_seconds) >= 2 and report.store_seconds > 0
+    assert not path.exists() and not poster.exists()  # the store has them: no local copy left
+    client = moto.client()
+    for key, want in (("pre/app/rec/cls_0001.mp4", md5), ("pre/app/rec/cls_0001.jpg", poster_md5)):
+        body = client.get_object(Bucket="unit-bucket", Key=key)["Body"].read()
+        assert hashlib.md5(body).hexdigest() == want

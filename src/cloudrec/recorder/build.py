@@ -31,6 +31,7 @@ from cloudrec.recorder.spec import (
     TaskStatus,
     VideoTile,
 )
+from cloudrec.storage.spec import storage_spec
 
 
 def layout_to_json(layout: Layout) -> dict[str, Any]:
@@ -193,6 +194,7 @@ def build_spec(task: Task, streams: tuple[StreamInfo, ...], settings: Settings) 
         control_address=control_address(settings, task.record_id),
         control_key=control_key(settings, task.record_id),
         record_mode=task.record_mode,
+        storage=storage_spec(settings),
     )
 
 

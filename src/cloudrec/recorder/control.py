@@ -17,6 +17,7 @@ from cloudrec.recorder.spec import (
     Progress,
     Report,
     SegmentClosed,
+    SegmentStored,
     Started,
     Stats,
     TaskSpec,
@@ -29,8 +30,8 @@ class Control:
     """Commands in, reports out, over the connection of the server that runs this recorder. When that
     connection breaks (the server died or restarts), recording goes on: the recorder listens on
     `spec.control_address` for `spec.orphan_wait_seconds`; a server that connects (knowing the key)
-    gets a `Hello`, then every report it may have missed (start, closed segments, latest figures, the
-    end) and from then on the live ones. Nobody within the wait: the recording finishes."""
+    gets a `Hello`, then every report it may have missed (start, closed and stored segments, latest
+    figures, the end) and from then on the live ones. Nobody within the wait: the recording finishes."""
 
     def __init__(self, spec: TaskSpec, conn: Connection) -> None:
         self.spec = spec
@@ -38,7 +39,7 @@ class Control:
         self._lock = threading.Lock()
         self._adopted = threading.Condition(self._lock)
         self._started: Started | None = None
-        self._segments: list[SegmentClosed] = []
+        self._segments: list[SegmentClosed | SegmentStored] = []  # in the order they happened
         self._stats: Stats | None = None
         self._end: Finished | Failed | None = None
         self._orphan_until: float | None = None
@@ -88,7 +89,7 @@ class Control:
     def _remember(self, event: Progress) -> None:
         if isinstance(event, Started):
             self._started = event
-        elif isinstance(event, SegmentClosed):
+        elif isinstance(event, (SegmentClosed, SegmentStored)):
             self._segments.append(event)
         elif isinstance(event, Stats):
             self._stats = event

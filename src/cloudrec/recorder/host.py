@@ -2,12 +2,15 @@
 
 The API stores the desired state in the database first, then tells a `RecorderHost`. The host runs
 each task somewhere (an OS process on this machine, or a node of a cluster) and reports back through
-a `ProgressSink`, which stores status, stats, segments and failures.
+a `ProgressSink`, which stores status, stats, segments and failures in the database. Recorders store
+their own closed segments (`TaskSpec.storage`, `recorder.store`) and report the objects stored: the
+control plane never reads a recorder's disk, so a host may run recorders on other machines.
 
 ```
 api ──start/command/group_changed──► RecorderHost ──► recorder (one process per task)
  ▲                                        │
- └──────────── database ◄── ProgressSink ◄┘ (Started, Stats, SegmentClosed, Finished, Failed, Lost)
+ └──────────── database ◄── ProgressSink ◄┘ (Started, Stats, SegmentClosed,
+                                                     SegmentStored, Finished, Failed, Lost)
 ```
 
 Every report carries the lease epoch of the recorder that made it: the sink applies it only while that
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cloudrec.recorder.spec import Command, Progress, SegmentInfo, Snapshot, StreamInfo, TaskSpec
+from cloudrec.recorder.spec import Command, Progress, SalvageJob, Snapshot, StreamInfo, TaskSpec
 
 
 class ProgressSink(Protocol):
@@ -30,7 +33,14 @@ class ProgressSink(Protocol):
 
 
 class RecorderHost(Protocol):
-    """Runs recordings. Implementations: `LocalRecorderHost` (one OS process per task)."""
+    """Runs recordings. Implementations: `LocalRecorderHost` (one OS process per task).
+
+    What every host reports to its sink (tests/tasks/test_service_contract.py checks the control
+    plane's side against `MemoryHost`): its recorders store their segments themselves into
+    `spec.storage` (`recorder.store.SegmentStore`) first storing `spec.pending`; per segment a
+    `SegmentClosed` when it closes (optional) and a `SegmentStored` once the store confirmed it, with
+    no local path; `Finished` / `Failed` at the end, the stores of the last segments may follow; a
+    recorder that died: the reports of `salvage` (with its epoch), then `Lost`."""
 
     def start(self, spec: TaskSpec) -> None:
         """Start recording `spec`; raise `CapacityError` (6050030009) when no capacity is left."""
@@ -65,8 +75,10 @@ class RecorderHost(Protocol):
         any further report (returns once it is gone)."""
         ...
 
-    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
-        """Segments a dead recorder wrote into `work_dir` but never reported (its open one)."""
+    def salvage(self, job: SalvageJob) -> list[Progress]:
+        """Store, on the recorder side, what a dead recorder left: the segments it closed but whose
+        store it never confirmed, and those it wrote but never reported (its open one). The reports
+        for the sink: `SegmentStored` per object stored, `SegmentClosed` per file left unstored."""
         ...
 
     def close(self) -> None:

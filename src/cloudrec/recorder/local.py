@@ -21,14 +21,18 @@ from cloudrec.recorder import process as recorder_process
 from cloudrec.recorder.host import ProgressSink
 from cloudrec.recorder.snapshots import SnapshotCache
 from cloudrec.recorder.spec import (
+    DEATH_STORE_WAIT_S,
     Command,
     Failed,
     Finished,
     Hello,
     Lost,
+    Progress,
     Report,
+    SalvageJob,
     SegmentClosed,
     SegmentInfo,
+    SegmentStored,
     SetStreams,
     Snapshot,
     StreamInfo,
@@ -43,6 +47,10 @@ SPARE_WAIT_SECONDS = 3.0
 # Recorder processes fork from a server process that has the media engine already imported.
 _PRELOAD = ["cloudrec.recorder.process", "cloudrec.media.pipeline", "cloudrec.media.probe"]
 
+
+# A salvage probes a few files and stores them (`SalvageJob.store_wait_seconds` at most): its answer
+# comes within this, or the files stay where they are for a later try.
+SALVAGE_WAIT_SECONDS = 90.0
 
 # An adopted recorder says who it is at once; longer: it is not one of ours.
 HELLO_WAIT_SECONDS = 2.0
@@ -73,7 +81,8 @@ class _Running:
     proc: BaseProcess | _AdoptedProcess
     conn: Connection
     send_lock: threading.Lock = field(default_factory=threading.Lock)
-    closed_segments: list[str] = field(default_factory=list)
+    closed: dict[str, SegmentInfo] = field(default_factory=dict)  # reported closed, by name
+    stored: set[str] = field(default_factory=set)  # of those, the names its store confirmed
     ended: bool = False  # Finished or Failed received
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)  # live view, kept in memory only
 
@@ -178,6 +187,13 @@ class LocalRecorderHost:
             run = self._tasks.get(record_id)
         if run is None or run.ended:
             return False
+        return self._tell(record_id, cmd)
+
+    def _tell(self, record_id: str, cmd: Command) -> bool:
+        with self._lock:
+            run = self._tasks.get(record_id)
+        if run is None:
+            return False
         try:
             with run.send_lock:
                 run.conn.send(cmd)
@@ -268,6 +284,11 @@ class LocalRecorderHost:
             spare[0].join(timeout=5)
         for rid in ids:
             self.command(rid, Finish())
+        # Recorders store their last segments before they exit; then those still storing (the store is
+        # down) stop waiting: the next server's salvage stores the rest (`tasks.restore`).
+        self._monitor.join(timeout=min(timeout_s, self.settings.shutdown_upload_wait_s))
+        for rid in self.running():
+            self._tell(rid, Finish())
         self._monitor.join(timeout=timeout_s)
         with self._lock:
             leftovers = list(self._tasks.values())
@@ -329,7 +350,9 @@ class LocalRecorderHost:
                 run.snapshots.put(event)
                 continue
             if isinstance(event, SegmentClosed):
-                run.closed_segments.append(event.segment.name)
+                run.closed[event.segment.name] = event.segment
+            elif isinstance(event, SegmentStored):
+                run.stored.add(event.segment.name)
             if isinstance(event, (Finished, Failed)):
                 run.ended = True
             self.sink.handle(run.spec.record_id, event, report.epoch)
@@ -349,8 +372,8 @@ class LocalRecorderHost:
             code = run.proc.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             log.error("recorder process of %s died (%s)", rid, how)
-            for seg in self._salvage(run):
-                self.sink.handle(rid, SegmentClosed(seg), epoch)
+            for report in self._salvage(run):
+                self.sink.handle(rid, report, epoch)
         run.conn.close()
         if isinstance(run.proc, _AdoptedProcess):
             run.proc.close()
@@ -360,17 +383,28 @@ class LocalRecorderHost:
         if died:  # after it left the table: a successor may start at once
             self.sink.handle(rid, Lost(f"recorder process died ({how})"), epoch)
 
-    def _salvage(self, run: _Running) -> list[SegmentInfo]:
-        return self.salvage(run.spec.work_dir, run.closed_segments, run.spec.first_index)
+    def _salvage(self, run: _Running) -> list[Progress]:
+        spec = run.spec
+        job = SalvageJob(
+            record_id=spec.record_id,
+            app_id=spec.app_id,
+            work_dir=spec.work_dir,
+            storage=spec.storage,
+            known=tuple(run.closed),
+            pending=tuple(seg for name, seg in run.closed.items() if name not in run.stored),
+            min_index=spec.first_index,
+            store_wait_seconds=DEATH_STORE_WAIT_S,
+        )
+        return self.salvage(job)
 
-    def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
-        """Segments a dead recorder wrote but never reported (the open one), probed in a child process."""
+    def salvage(self, job: SalvageJob) -> list[Progress]:
+        """Stores what a dead recorder left, in a child process (it probes media and talks to the store)."""
         parent, child = self._mp.Pipe(duplex=False)
-        proc = self._mp.Process(target=recorder_process.salvage, args=(work_dir, known, child, min_index))
+        proc = self._mp.Process(target=recorder_process.salvage, args=(job, child), name="rec-salvage")
         proc.start()
         child.close()
-        found: list[SegmentInfo] = []
-        if parent.poll(60):
+        found: list[Progress] = []
+        if parent.poll(SALVAGE_WAIT_SECONDS + job.store_wait_seconds):
             try:
                 found = parent.recv()
             except EOFError:

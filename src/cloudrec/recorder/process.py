@@ -11,9 +11,22 @@ from multiprocessing.connection import Connection
 from cloudrec import logsafe
 from cloudrec.egress import install_stream_policy
 from cloudrec.recorder.control import Control
-from cloudrec.recorder.spec import Failed, SegmentInfo, TaskSpec
+from cloudrec.recorder.spec import (
+    Failed,
+    Finish,
+    Progress,
+    SalvageJob,
+    SegmentClosed,
+    SegmentInfo,
+    SegmentStored,
+    TaskSpec,
+)
+from cloudrec.recorder.store import SegmentStore
 
 log = logging.getLogger(__name__)
+
+# After its recording ended, a recorder checks this often whether its last segments are stored.
+STORE_POLL_S = 0.2
 
 
 def _configure_logging(record_id: str) -> None:
@@ -37,14 +50,41 @@ def record(spec: TaskSpec, conn: Connection) -> None:
     from cloudrec.media.pipeline import run_recording  # the only place that pulls in `av`
 
     control = Control(spec, conn)
+    store = (
+        SegmentStore(spec.storage, spec.app_id, spec.record_id, control.send)
+        if spec.storage is not None
+        else None
+    )
+
+    def emit(event: Progress) -> None:
+        control.send(event)  # closed first, stored later: the server knows it waits for the store
+        if store is not None and isinstance(event, SegmentClosed):
+            store.submit(event.segment)
+
+    if store is not None:
+        for seg in spec.pending:  # an earlier recorder's, closed but not stored when it died
+            store.submit(seg)
     try:
         os.makedirs(spec.work_dir, exist_ok=True)
-        run_recording(spec, control.recv, control.send)
+        run_recording(spec, control.recv, emit)
     except Exception as exc:
         log.exception("recording failed")
         control.send(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
     finally:
+        if store is not None:
+            _store_the_rest(store, control)
         control.close()
+
+
+def _store_the_rest(store: SegmentStore, control: Control) -> None:
+    """The recording ended: wait until its last segments are stored (the task shows 5 meanwhile),
+    unless the server says `Finish` (it shuts down: the next one stores the rest from the work
+    directory) or no server adopted this orphan in time."""
+    while not store.wait(STORE_POLL_S):
+        if isinstance(control.recv(STORE_POLL_S), Finish):
+            log.warning("%d segments not stored yet: left for the next server", store.pending())
+            break
+    store.close()
 
 
 def standby(conn: Connection) -> None:
@@ -59,16 +99,34 @@ def standby(conn: Connection) -> None:
         record(spec, conn)
 
 
-def salvage(work_dir: str, known: list[str], conn: Connection, min_index: int = 1) -> None:
-    """Probe the segment files a dead recorder left in `work_dir` that were never reported closed."""
-    _configure_logging(os.path.basename(work_dir))
+def salvage(job: SalvageJob, conn: Connection) -> None:
+    """Store what a dead recorder left (`SalvageJob`) and send back the reports: `SegmentStored` for
+    each object stored, `SegmentClosed` for a file found but not stored in time (it stays here)."""
+    _configure_logging(job.record_id)
     from cloudrec.media.probe import salvage_segments
 
+    reports: list[Progress] = []
     try:
-        found: list[SegmentInfo] = salvage_segments(work_dir, set(known), min_index)
-        conn.send(found)
+        found: list[SegmentInfo] = (
+            salvage_segments(job.work_dir, set(job.known), job.min_index) if job.probe else []
+        )
+        if job.storage is None:
+            reports = [SegmentClosed(seg) for seg in found]
+        else:
+            stored: list[SegmentStored] = []
+            store = SegmentStore(job.storage, job.app_id, job.record_id, stored.append)
+            for seg in (*job.pending, *found):
+                store.submit(seg)
+            store.wait(job.store_wait_seconds)
+            left = {seg.name for seg in store.unstored()}
+            store.close()
+            reports = [SegmentClosed(seg) for seg in found if seg.name in left]
+            stored.sort(key=lambda e: e.segment.index)
+            reports.extend(stored)
     except Exception:
-        log.exception("salvage failed in %s", work_dir)
-        conn.send([])
+        log.exception("salvage failed in %s", job.work_dir)
     finally:
-        conn.close()
+        try:
+            conn.send(reports)
+        finally:
+            conn.close()

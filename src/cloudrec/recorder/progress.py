@@ -1,16 +1,13 @@
-"""Stores what recorders report (status, stats, segment files moved to storage at once, failures), each
-report only while its recorder holds the task's lease."""
+"""Stores what recorders report (status, stats, closed and stored segments, failures) in the database,
+each report only while its recorder holds the task's lease."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
@@ -28,36 +25,27 @@ from cloudrec.recorder.spec import (
     Progress,
     SegmentClosed,
     SegmentInfo,
+    SegmentStored,
     Started,
     Stats,
     TaskStatus,
     poster_name,
 )
-from cloudrec.storage.base import Storage
-from cloudrec.storage.uploader import Uploader
+from cloudrec.recorder.store import storage_key
 
 log = logging.getLogger(__name__)
 
 _FINAL = (TaskStatus.DONE, TaskStatus.ERROR)
 
 
-def storage_key(app_id: str, record_id: str, name: str) -> str:
-    return f"{app_id}/{record_id}/{name}"
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """Internal event: the store confirmed the upload of a file row."""
-
-    file_id: int
-
-
 class DbProgressSink:
     """Applies progress events in order, one at a time, on its own thread (one DB writer).
 
-    A closed segment is recorded (with its local path) before its upload starts, so that nothing is
-    lost if the store is down or the server stops: `resume_uploads` picks pending files up again. A
-    finished task waits in status 5 until every one of its files is confirmed by the store.
+    Recorders store their own segments: `SegmentClosed` records a file waiting for its store (where
+    the recorder keeps it, for deletion and salvage on its machine), `SegmentStored` the object stored
+    (the row is written then if no `SegmentClosed` came first). A finished task waits in status 5
+    until every one of its files is stored; files whose recorder died unstored are stored by a salvage
+    on the recorder side (`RecorderHost.salvage`, `tasks.restore`), never by the control plane.
 
     With `events`, every change that callbacks report adds its event to the outbox in the same
     transaction (nothing is lost, nothing is sent for a change that did not commit).
@@ -70,47 +58,29 @@ class DbProgressSink:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        storage: Storage,
         clock: Clock,
         events: CallbackEvents | None = None,
         lease_ttl_s: float = 10.0,
     ) -> None:
         self.sessions = sessions
-        self.storage = storage
         self.clock = clock
         self.events = events
         self.lease_ttl_s = lease_ttl_s
         self.on_lost: Callable[[str, int | None, str], None] | None = None
         self.on_fenced: Callable[[str, int], None] | None = None
         self.fenced = 0  # reports refused because their recorder no longer held the lease
-        self._queue: queue.Queue[tuple[str, Progress | _Stored, int | None] | None] = queue.Queue()
-        self.uploader = Uploader(storage, lambda file_id: self._queue.put(("", _Stored(file_id), None)))
+        self._queue: queue.Queue[tuple[str, Progress, int | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="progress-sink", daemon=True)
         self._thread.start()
-
-    def resume_uploads(self) -> int:
-        """Submit every file that the store has not confirmed yet (after a restart); how many."""
-        with self.sessions() as s:
-            rows = s.execute(
-                select(File.id, File.storage_key, File.local_path, File.md5, File.poster_key).where(
-                    File.stored.is_(False)
-                )
-            ).all()
-        for file_id, key, path, md5, poster_key in rows:
-            self.uploader.submit(file_id, key, path, md5, self._poster(poster_key, path))
-        return len(rows)
 
     def handle(self, record_id: str, event: Progress, epoch: int | None = None) -> None:
         self._queue.put((record_id, event, epoch))
 
-    def drain(self, uploads_timeout_s: float = 0.0) -> None:
-        """Wait until every event handed in so far is applied (and uploads finish, up to a timeout)."""
+    def drain(self) -> None:
+        """Wait until every event handed in so far is applied."""
         self._queue.join()
-        if uploads_timeout_s > 0 and self.uploader.wait_idle(uploads_timeout_s):
-            self._queue.join()
 
     def close(self) -> None:
-        self.uploader.close()
         self._queue.put(None)
         self._thread.join(timeout=30)
 
@@ -160,18 +130,15 @@ class DbProgressSink:
         if self.on_fenced is not None:
             self.on_fenced(record_id, epoch)
 
-    def _apply(self, record_id: str, event: Progress | _Stored, epoch: int | None) -> None:
+    def _apply(self, record_id: str, event: Progress, epoch: int | None) -> None:
         metrics.observe_progress(record_id, event)
-        if isinstance(event, _Stored):
-            self._mark_stored(event.file_id)
-            return
         if isinstance(event, Lost):
             if self.on_lost is not None:
                 self.on_lost(record_id, epoch, event.reason)
                 return
             event = Failed(f"{event.reason}; segments written so far are kept")
-        if isinstance(event, SegmentClosed):
-            self._store_segment(record_id, event.segment, epoch)
+        if isinstance(event, (SegmentClosed, SegmentStored)):
+            self._segment(record_id, event, epoch)
             return
         with self.sessions.begin() as s:
             if not self._holds_lease(s, record_id, epoch) and self._exists(s, record_id):
@@ -231,68 +198,67 @@ class DbProgressSink:
             s.scalar(select(func.count(File.id)).where(File.task_id == task_id, File.stored.is_(False))) or 0
         )
 
-    @staticmethod
-    def _poster(poster_key: str, path: str) -> tuple[tuple[str, str, str], ...]:
-        """The poster waiting for its upload beside the segment at `path`, if any (after a restart)."""
-        local = Path(path).with_name(poster_name(Path(path).name))
-        if not poster_key or not local.is_file():
-            return ()
-        return ((poster_key, str(local), hashlib.md5(local.read_bytes()).hexdigest()),)
-
-    def _store_segment(self, record_id: str, seg: SegmentInfo, epoch: int | None) -> None:
+    def _segment(self, record_id: str, event: SegmentClosed | SegmentStored, epoch: int | None) -> None:
+        seg = event.segment
         with self.sessions.begin() as s:
             if not self._holds_lease(s, record_id, epoch) and self._exists(s, record_id):
-                self._refuse(record_id, SegmentClosed(seg), epoch)
+                self._refuse(record_id, event, epoch)
                 return
             task = s.scalar(select(Task).where(Task.record_id == record_id))
-            if task is None:
-                log.warning("segment %s of unknown task %s left in %s", seg.name, record_id, seg.path)
+            if task is None or task.files_deleted:  # deleted meanwhile (a recorder still storing)
+                log.warning("segment %s of a deleted task %s: ignored", seg.name, record_id)
                 return
-            if s.scalar(select(File.id).where(File.task_id == task.id, File.index == seg.index)) is not None:
-                return
-            key = storage_key(task.app_id, record_id, seg.name)
-            poster_key = storage_key(task.app_id, record_id, poster_name(seg.name)) if seg.poster else ""
-            row = File(
-                task_id=task.id,
-                index=seg.index,
-                name=seg.name,
-                storage_key=key,
-                size=seg.size,
-                md5=seg.md5,
-                duration=seg.duration,
-                start_time=seg.start_time,
-                stored=False,
-                local_path=seg.path,
-                poster_key=poster_key,
-                **stream_columns(seg),
-            )
-            s.add(row)
-            task.file_size += seg.size
-            s.flush()
-            file_id = row.id
-        poster = ((poster_key, seg.poster, seg.poster_md5),) if poster_key else ()
-        self.uploader.submit(file_id, key, seg.path, seg.md5, poster)
-
-    def _mark_stored(self, file_id: int) -> None:
-        with self.sessions.begin() as s:
-            row = s.get(File, file_id)
+            row = s.scalar(select(File).where(File.task_id == task.id, File.index == seg.index))
             if row is None:
-                return
-            newly = not row.stored
-            row.stored = True
-            row.local_path = ""
-            task = s.get(Task, row.task_id)
-            s.flush()
-            if newly and task is not None and self.events is not None:
-                self.events.segment_stored(s, task, row)
-            if (
-                task is not None
-                and task.status == TaskStatus.UPLOADING
-                and not self._pending_files(s, task.id)
-            ):
-                task.status = TaskStatus.DONE
-                task.done_time = self.clock.time()
-                log.info("task %s done: every file stored", task.record_id)
-                if self.events is not None:
-                    s.flush()
-                    self.events.done(s, task)
+                row = self._add_row(s, task, seg, event)
+            elif isinstance(event, SegmentClosed) or row.stored:
+                return  # reported again (an adopted recorder's backlog, a second salvage)
+            if isinstance(event, SegmentStored):
+                self._mark_stored(s, task, row, event)
+
+    @staticmethod
+    def _add_row(s: Session, task: Task, seg: SegmentInfo, event: SegmentClosed | SegmentStored) -> File:
+        if isinstance(event, SegmentStored):
+            key, poster_key, local = event.key, event.poster_key, ""
+        else:  # stored later by its recorder, which keeps it at `seg.path` until then
+            key = storage_key(task.app_id, task.record_id, seg.name)
+            poster_key = storage_key(task.app_id, task.record_id, poster_name(seg.name)) if seg.poster else ""
+            local = seg.path
+        row = File(
+            task_id=task.id,
+            index=seg.index,
+            name=seg.name,
+            storage_key=key,
+            size=seg.size,
+            md5=seg.md5,
+            duration=seg.duration,
+            start_time=seg.start_time,
+            stored=False,
+            local_path=local,
+            poster_key=poster_key,
+            **stream_columns(seg),
+        )
+        s.add(row)
+        task.file_size += seg.size
+        s.flush()
+        return row
+
+    def _mark_stored(self, s: Session, task: Task, row: File, event: SegmentStored) -> None:
+        row.stored = True
+        row.local_path = ""
+        row.storage_key = event.key
+        row.poster_key = event.poster_key
+        if (row.size, row.md5) != (event.segment.size, event.segment.md5):
+            log.warning("segment %s of %s was stored with another size or md5", row.name, task.record_id)
+            task.file_size += event.segment.size - row.size
+            row.size, row.md5 = event.segment.size, event.segment.md5
+        s.flush()
+        if self.events is not None:
+            self.events.segment_stored(s, task, row)
+        if task.status == TaskStatus.UPLOADING and not self._pending_files(s, task.id):
+            task.status = TaskStatus.DONE
+            task.done_time = self.clock.time()
+            log.info("task %s done: every file stored", task.record_id)
+            if self.events is not None:
+                s.flush()
+                self.events.done(s, task)

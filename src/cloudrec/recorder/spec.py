@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from cloudrec.egress import EgressPolicy
+from cloudrec.storage.spec import StorageSpec
 
 
 class MediaType(IntEnum):
@@ -177,6 +178,12 @@ class TaskSpec:
     # PER_STREAM: the task's timeline (seconds, pauses and gaps cut out) at `start_at`; a successor
     # continues its predecessors' (files' `start_offset` line up across the gap)
     timeline_offset: float = 0.0
+    # Where the recorder stores its closed segments itself (`recorder.store`), reporting each as
+    # `SegmentStored`; None: it only reports them closed (the engine alone, in tests and benchmarks).
+    storage: StorageSpec | None = None
+    # Segments of earlier recorders of the task that were closed but never stored (the store was down
+    # when one died): this recorder stores them first.
+    pending: tuple[SegmentInfo, ...] = ()
 
 
 # ---- commands: control plane -> recorder process -------------------------------------------
@@ -286,6 +293,19 @@ class SegmentClosed:
 
 
 @dataclass(frozen=True)
+class SegmentStored:
+    """The store confirmed a closed segment (and its poster): the object as stored, no local path in
+    it (`segment.path` and `segment.poster` are ""). `failure_seconds`: how long each failed try took
+    before the one that worked (`store_seconds`), for the store's metrics."""
+
+    segment: SegmentInfo
+    key: str
+    poster_key: str = ""
+    store_seconds: float = 0.0
+    failure_seconds: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class Finished:
     """Every segment is closed and reported; `stats` are the final figures."""
 
@@ -327,7 +347,31 @@ class Lost:
     reason: str
 
 
-Progress = Started | Stats | SegmentClosed | Finished | Failed | Lost | Snapshot
+Progress = Started | Stats | SegmentClosed | SegmentStored | Finished | Failed | Lost | Snapshot
+
+
+# After a recorder's death its successor waits for the salvage: the store gets this long, the rest is
+# stored by the successor (a local store takes a file at once; an upload of a segment about a second).
+DEATH_STORE_WAIT_S = 1.5
+
+
+@dataclass(frozen=True)
+class SalvageJob:
+    """What a dead recorder left to store, for a process on the recorder side: `pending`, closed
+    segments it reported but whose store it never confirmed, and (`probe`) the files in `work_dir`
+    it never reported (its open segment; names in `known` and indexes below `min_index` are not its)."""
+
+    record_id: str
+    app_id: str
+    work_dir: str
+    storage: StorageSpec | None
+    known: tuple[str, ...] = ()
+    pending: tuple[SegmentInfo, ...] = ()
+    min_index: int = 1
+    probe: bool = True
+    # it stores for this long at most: a recorder's death waits for it (its successor starts after), so
+    # what the store did not take by then is reported closed and stored later (`TaskSpec.pending`)
+    store_wait_seconds: float = 20.0
 
 
 @dataclass(frozen=True)

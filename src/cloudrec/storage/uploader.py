@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cloudrec import metrics
 from cloudrec.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -24,6 +23,10 @@ class Uploader:
     poster stored too. One whose local copy is gone was stored by an earlier try (stores remove the
     local copy only once they confirmed it).
 
+    `on_try(file_id, ok, seconds)` hears of every try (the recorder reports the figures with the object).
+    A main object whose local copy is gone was stored by another try too (two processes may store the
+    same leftovers after a crash: the second finds nothing to do).
+
     A failed upload is tried again after 1, 2, 4 … seconds (at most `max_backoff_s`), for ever: the local
     copy is the only one until the store confirms, so giving up would lose the recording."""
 
@@ -33,9 +36,11 @@ class Uploader:
         on_stored: Callable[[int], None],
         max_backoff_s: float = 30.0,
         first_backoff_s: float = 0.5,
+        on_try: Callable[[int, bool, float], None] | None = None,
     ) -> None:
         self.storage = storage
         self.on_stored = on_stored
+        self.on_try = on_try
         self.max_backoff_s = max_backoff_s
         self.first_backoff_s = first_backoff_s
         self._heap: list[tuple[float, int, str, str, str, float, _Objects]] = []
@@ -85,14 +90,16 @@ class Uploader:
                 for extra_key, extra_path, extra_md5 in before:
                     if Path(extra_path).exists():
                         self.storage.put(extra_key, Path(extra_path), extra_md5)
-                self.storage.put(key, Path(path), md5)
+                if Path(path).exists():
+                    self.storage.put(key, Path(path), md5)
+                else:
+                    log.info("%s: no local copy left, stored by an earlier try", key)
                 ok = True
             except Exception as exc:  # noqa: BLE001 - any failure: keep the local copy, try again
                 log.warning("upload of %s failed (%s): again in %.1f s", key, exc, backoff)
-                metrics.SEGMENT_STORE_RETRIES.inc()
-            metrics.SEGMENT_STORE_DURATION.labels("ok" if ok else "error").observe(
-                time.perf_counter() - started
-            )
+            took = time.perf_counter() - started
+            if self.on_try is not None:
+                self.on_try(file_id, ok, took)
             with self._cv:
                 self._busy -= 1
                 if not ok:

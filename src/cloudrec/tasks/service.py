@@ -47,6 +47,7 @@ from cloudrec.recorder.spec import (
 from cloudrec.tasks.leases import first_lease, is_live
 from cloudrec.tasks.locks import process_locks
 from cloudrec.tasks.naming import MAX_FILE_NAME_BYTES, new_record_id, sanitize_file_name
+from cloudrec.tasks.notify import notify_desired
 from cloudrec.tasks.quota import fair_share
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,9 @@ class TaskService:
     def _command(self, task: Task, cmd: SetLayout | SetCaptions | Suspend | Resume) -> None:
         if self.ctx.host.command(task.record_id, cmd):
             self._delivered(task)
-        elif not self._held_elsewhere(task):
+        elif self._held_elsewhere(task):
+            notify_desired(self.session, task.record_id)  # its owner relays it now, not at its next scan
+        else:
             # The recorder ended meanwhile (timeout, failure): its end reaches the database by itself.
             log.warning(
                 "task %s: %s not delivered, its recorder is not running", task.record_id, type(cmd).__name__
@@ -362,6 +365,7 @@ class TaskService:
                 self._delivered(task)
                 task = self._await_final_figures(task)
             elif self._held_elsewhere(task):
+                notify_desired(self.session, task.record_id)
                 task = self._await_final_figures(task)
             else:
                 self._end_unreachable(task)

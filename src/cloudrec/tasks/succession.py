@@ -16,8 +16,10 @@ from cloudrec.db.models import File, Task
 from cloudrec.groups.registry import GroupRegistry
 from cloudrec.recorder.build import build_spec, desired_commands
 from cloudrec.recorder.progress import DbProgressSink
-from cloudrec.recorder.spec import Failed, Finished, RecordMode, SegmentClosed, Stats, TaskStatus
+from cloudrec.recorder.spec import DEATH_STORE_WAIT_S, Failed, Finished, RecordMode, Stats, TaskStatus
 from cloudrec.tasks.leases import LEASED, START_GRACE_S, claim
+from cloudrec.tasks.notify import DesiredListener, is_postgresql
+from cloudrec.tasks.restore import pending_segments, salvage_job
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ GAP_DECIMALS = 3
 # A lease not renewed for this long (two reports missed) may belong to a recorder whose server died:
 # it is asked whether it waits to be adopted (only such recorders listen, asking others is harmless).
 ADOPT_AFTER_S = 2.0
+_RELAY = "\0relay"  # a queue item's reason: relay the desired state now (not a death)
 
 
 class Succession:
@@ -43,13 +46,25 @@ class Succession:
         self._seen: dict[str, int] = {}  # record_id -> the desired_seq its recorder here has
         self._seen_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="succession", daemon=True)
+        # PostgreSQL: another server's change of a task running here wakes the relay at once
+        url = ctx.settings.db_url
+        self._listener = DesiredListener(url, self.changed) if is_postgresql(url) else None
 
     def start(self) -> None:
         self._thread.start()
+        if self._listener is not None:
+            self._listener.start()
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         self._queue.put(None)
         self._thread.join(timeout=30)
+
+    def changed(self, record_id: str) -> None:
+        """Another server stored a change of `record_id`'s desired state: relay it if it runs here."""
+        if record_id in self.ctx.host.running():
+            self._queue.put((record_id, None, _RELAY))
 
     def delivered(self, record_id: str, seq: int) -> None:
         """The recorder of `record_id` here has the desired state up to `seq` (a command reached it)."""
@@ -72,7 +87,9 @@ class Succession:
                 return
             record_id, epoch, reason = item
             try:
-                if record_id and epoch is not None:
+                if reason == _RELAY:
+                    self._relay()
+                elif record_id and epoch is not None:
                     self._take_over(record_id, epoch, reason, expired=False)
                 if time.monotonic() >= next_scan:
                     next_scan = time.monotonic() + scan_s
@@ -135,7 +152,7 @@ class Succession:
 
     def _relay(self) -> None:
         """Changes of the desired state that another server received reach the recorders running here
-        (within `lease_scan_s`; the commands carry the request's time)."""
+        (at once when it notified us, else within `lease_scan_s`; the commands carry the request's time)."""
         running = self.ctx.host.running()
         with self._seen_lock:
             for gone in set(self._seen) - running:
@@ -224,6 +241,7 @@ class Succession:
                 epoch=new,
                 first_index=next_index,
                 timeline_offset=recorded,  # per-stream files continue the task's timeline
+                pending=pending_segments(s, task.id),  # the successor stores what its predecessor could not
             )
             self.delivered(record_id, task.desired_seq)  # the spec has the desired state
         try:
@@ -235,13 +253,17 @@ class Succession:
         log.warning("task %s continues with recorder epoch %d from segment %d", record_id, new, next_index)
 
     def _salvage(self, record_id: str, epoch: int) -> None:
-        """The files a recorder whose lease expired left here unreported (none when it ran elsewhere)."""
+        """What a recorder whose lease expired left unstored here, stored by a salvage (nothing is
+        found when it ran on another machine; its files there wait for a host there)."""
+
         with self.ctx.sessions() as s:
-            task_id = s.scalar(select(Task.id).where(Task.record_id == record_id))
-            known = list(s.scalars(select(File.name).where(File.task_id == task_id)))
-        work_dir = str((self.ctx.settings.work_dir / record_id).resolve())
-        for seg in self.ctx.host.salvage(work_dir, known):
-            self.sink.handle(record_id, SegmentClosed(seg), epoch)
+            task = s.scalar(select(Task).where(Task.record_id == record_id))
+            if task is None:
+                return
+            job = salvage_job(self.ctx, s, task, probe=True)
+        job = replace(job, store_wait_seconds=DEATH_STORE_WAIT_S)
+        for report in self.ctx.host.salvage(job):
+            self.sink.handle(record_id, report, epoch)
 
 
 def _timeline_end(task: Task, files: Any) -> tuple[float, float]:
