@@ -35,6 +35,7 @@ from cloudrec.recorder.spec import (
     SetStreams,
     Started,
     Stats,
+    StreamInfo,
     Suspend,
     TaskSpec,
 )
@@ -266,8 +267,18 @@ class _Recording:
         elif isinstance(command, SetCaptions):
             self._later(command.at, lambda: self._set_captions(command.captions))
         elif isinstance(command, SetStreams):
-            self.streams = command.streams
-            self.reselect()
+            # Its new streams open now; the picture changes at the time the change arrived, not at
+            # the tick being written (the output runs behind the clock by the sources' latency).
+            new = select(
+                command.streams,
+                self.layout,
+                self.spec.auto,
+                self.width,
+                self.height,
+                audio_only=self.audio_only,
+            )
+            self._open(new.wanted() if self.running else {}, exact=False)
+            self._later(None, lambda: self._set_streams(command.streams))
         elif isinstance(command, Suspend) and self.pause_at is None:
             self.pause_at = max(self.tick_time(self.tick), self.clock_time(command.at))
         elif isinstance(command, Resume) and self.pause_at is not None:
@@ -277,6 +288,10 @@ class _Recording:
 
     def _set_layout(self, layout: Layout) -> None:
         self.layout = layout
+        self.reselect()
+
+    def _set_streams(self, streams: tuple[StreamInfo, ...]) -> None:
+        self.streams = streams
         self.reselect()
 
     def _set_captions(self, captions: tuple[Caption, ...]) -> None:
