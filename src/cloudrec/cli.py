@@ -17,6 +17,7 @@ from sqlalchemy import select
 from cloudrec.auth import generate_token
 from cloudrec.callbacks.apps import set_callback
 from cloudrec.clock import SystemClock
+from cloudrec.cluster.settings import ClusterSettingsError
 from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import App, Developer
@@ -106,7 +107,10 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    api = build_app(settings)
+    try:
+        api = build_app(settings)
+    except ClusterSettingsError as exc:
+        raise _fail(str(exc), 2) from None
     # uvicorn's access log would print query strings (tokens, URL signatures): the API logs requests itself
     uvicorn.run(
         api, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False
