@@ -71,11 +71,16 @@ def _no_recorder_left(ray_cluster: RayTestCluster) -> Iterator[None]:
 
     if not ray.is_initialized():
         return
-    for name in ray.util.list_named_actors():
+    from cloudrec.cluster.actor import kv_del, kv_get, kv_keys
+
+    for key in kv_keys("rec-"):  # recordings (their spare recorders stay for the next test)
+        name = kv_get(key)
         with contextlib.suppress(ValueError):
-            ray.kill(ray.get_actor(name))
+            if name:
+                ray.kill(ray.get_actor(name))
+        kv_del(key)
     for group in ray.util.placement_group_table().values():
-        if group.get("state") != "REMOVED" and group.get("name"):
+        if group.get("state") != "REMOVED" and str(group.get("name", "")).startswith("slot-"):
             with contextlib.suppress(ValueError):
                 ray.util.remove_placement_group(ray.util.get_placement_group(group["name"]))
 
@@ -138,10 +143,22 @@ def api(
     server = start_server(
         tmp_path / "api-a", cluster_dbs.new_url(), real_time=True, **cluster_settings(ray_cluster, moto)
     )
+    wait_spares(ray_cluster)
     try:
         yield server
     finally:
         server.stop()
+
+
+def wait_spares(cluster: RayTestCluster, timeout_s: float = 60.0) -> None:
+    """Until every recorder node has its spare recorder (as a cluster that has been up a while has)."""
+    from cloudrec.cluster.actor import kv_get
+    from cloudrec.cluster.spares import spare_key
+
+    deadline = time.monotonic() + timeout_s
+    while not all(kv_get(spare_key(node_id)) for node_id in cluster.nodes):
+        assert time.monotonic() < deadline, "the recorder nodes got no spare recorders"
+        time.sleep(0.1)
 
 
 class ApiProcess:

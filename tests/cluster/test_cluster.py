@@ -16,7 +16,7 @@ from support.raycluster import RayTestCluster
 from support.s3server import MotoServer
 from support.server import PublishFn, download, publish_stream
 
-from cloudrec.cluster.actor import actor_name
+from cloudrec.cluster.spares import find_recorder
 from cloudrec.db.models import File, Task
 
 from .conftest import BUCKET, ApiProcess
@@ -46,10 +46,11 @@ def recorder(tenant: Tenant, record_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while True:
         try:
-            ref: Any = ray.get_actor(actor_name(record_id, epoch)).info.remote()
-            info: dict[str, Any] = ray.get(ref, timeout=20)
+            actor = find_recorder(record_id, epoch)
+            assert actor is not None
+            info: dict[str, Any] = ray.get(actor.info.remote(), timeout=20)
             return info
-        except ValueError:
+        except AssertionError:
             assert time.monotonic() < deadline, f"no recorder actor for {record_id} epoch {epoch}"
             time.sleep(0.1)
 

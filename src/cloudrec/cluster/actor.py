@@ -3,6 +3,7 @@ commands in through its methods, progress out to the shared database and store (
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -14,7 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 import ray
-from ray.util.placement_group import get_current_placement_group, remove_placement_group
+from ray.experimental import internal_kv
+from ray.util.placement_group import get_placement_group, remove_placement_group
 
 from cloudrec import logsafe
 from cloudrec.cluster.nodesink import NodeConfig, NodeProgressSink
@@ -25,16 +27,20 @@ from cloudrec.recorder.spec import Command, Failed, Finished, Progress, Snapshot
 log = logging.getLogger(__name__)
 
 # After its end is stored, the actor lives this long so that whoever waits on it hears the end from
-# it (not as a death), then it removes its placement group, which frees its slot and ends the actor.
+# it (not as a death), then it frees its slot (its placement group) and ends.
 LINGER_S = 1.0
 # Work files of a recording live under this directory of the node (one per record_id and epoch).
 WORK_ROOT_ENV = "CLOUDREC_NODE_WORK_DIR"
 # A fenced recorder stops with this exit status (its lease belongs to a successor).
 FENCED_EXIT = 3
+# Ray's key-value store (in the GCS, shared by every process of the cluster), under this namespace:
+# `rec-<record_id>-e<epoch>` → the name of the actor recording it; `spare-<node_id>` → a started actor
+# waiting for a recording on that node.
+KV_NAMESPACE = "cloudrec"
 
 
-def actor_name(record_id: str, epoch: int) -> str:
-    """The actor's name in the cloudrec namespace: any API process finds it from the task's row."""
+def recording_key(record_id: str, epoch: int) -> str:
+    """The directory entry of a recording: any API process finds its actor from the task's row."""
     return f"rec-{record_id}-e{epoch}"
 
 
@@ -43,19 +49,70 @@ def group_name(record_id: str, epoch: int) -> str:
     return f"slot-{record_id}-e{epoch}"
 
 
-def parse_name(name: str) -> tuple[str, int] | None:
-    """(record_id, epoch) of an actor name made by `actor_name`; None for any other name."""
-    if not name.startswith("rec-") or "-e" not in name:
+def parse_key(key: str) -> tuple[str, int] | None:
+    """(record_id, epoch) of a key made by `recording_key`; None for any other key."""
+    if not key.startswith("rec-") or "-e" not in key:
         return None
-    record_id, _, epoch = name[4:].rpartition("-e")
+    record_id, _, epoch = key[4:].rpartition("-e")
     return (record_id, int(epoch)) if epoch.isdigit() else None
 
 
-class Recorder:
-    """One recording (wrapped by `ray.remote` in `RecorderActor`); a threaded actor: `wait` blocks
-    while commands and snapshots are served."""
+def kv_get(key: str) -> str | None:
+    value = internal_kv._internal_kv_get(key, namespace=KV_NAMESPACE)
+    return value.decode() if value else None
 
-    def __init__(self, spec: TaskSpec, config: NodeConfig) -> None:
+
+def kv_put(key: str, value: str, *, overwrite: bool = True) -> bool:
+    """Store `value` under `key`; True when the key existed already (then, without `overwrite`, kept)."""
+    return bool(internal_kv._internal_kv_put(key, value, overwrite=overwrite, namespace=KV_NAMESPACE))
+
+
+def kv_del(key: str) -> bool:
+    """Remove `key`; True for the one caller that removed it (the GCS serialises them)."""
+    return bool(internal_kv._internal_kv_del(key, namespace=KV_NAMESPACE))
+
+
+def kv_keys(prefix: str) -> list[str]:
+    return [k.decode() for k in internal_kv._internal_kv_list(prefix, namespace=KV_NAMESPACE)]
+
+
+class Recorder:
+    """One recording (wrapped by `ray.remote` in `RecorderActor`), a threaded actor. Started ahead of
+    need as a node's spare (Ray, Python and the media engine loaded), then given its task by `record`,
+    which blocks until the recording's end is stored while commands and snapshots are served."""
+
+    def __init__(self) -> None:
+        from cloudrec.media import pipeline  # loaded now, not when a recording waits for it
+
+        self._run_recording = pipeline.run_recording
+        self.created = time.time()
+        self._taken = threading.Lock()
+        self._commands: queue.Queue[Command] = queue.Queue()
+        self._snapshots = SnapshotCache()
+        self._done = threading.Event()
+        self._outcome = "waiting"
+        self.spec: TaskSpec | None = None
+        self.sink: NodeProgressSink | None = None
+
+    # ---- what the API processes call -----------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """Who runs the recording: the worker's pid, its node, its epoch, since when."""
+        spec = self.spec
+        return {
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "epoch": spec.epoch if spec else None,
+            "record_id": spec.record_id if spec else None,
+            "created": self.created,
+            "outcome": self._outcome,
+        }
+
+    def record(self, spec: TaskSpec, config: NodeConfig) -> str:
+        """Record `spec` (once: a second call answers "taken"); returns once the end is stored:
+        "finished" or "failed"."""
+        if not self._taken.acquire(blocking=False):
+            return "taken"
         logsafe.install()
         logging.basicConfig(
             level=config.log_level.upper(),
@@ -67,45 +124,26 @@ class Recorder:
         os.makedirs(work, exist_ok=True)
         # the node's own work directory; no adoption (the database lease and Ray find the recorder)
         self.spec = replace(spec, work_dir=work, orphan_wait_seconds=0.0, control_address="", control_key=b"")
-        self.started = time.time()
-        self._commands: queue.Queue[Command] = queue.Queue()
-        self._snapshots = SnapshotCache()
-        self._done = threading.Event()
         self._outcome = "running"
+        install_stream_policy(spec.egress)
         self.sink = NodeProgressSink(config, spec.record_id, spec.app_id, spec.epoch)
         self.sink.on_fenced = self._fenced
-        install_stream_policy(spec.egress)
-        self._thread = threading.Thread(target=self._run, name="recording", daemon=True)
-        self._thread.start()
-
-    # ---- what the API processes call -----------------------------------------------------------
-
-    def info(self) -> dict[str, Any]:
-        """Who runs the recording: the worker's pid, its node, its epoch, since when."""
-        return {
-            "pid": os.getpid(),
-            "node_id": ray.get_runtime_context().get_node_id(),
-            "epoch": self.spec.epoch,
-            "record_id": self.spec.record_id,
-            "app_id": self.spec.app_id,
-            "group_id": self.spec.group_id,
-            "started": self.started,
-            "outcome": self._outcome,
-        }
+        thread = threading.Thread(
+            target=self._run, args=(self.spec, self.sink), name="recording", daemon=True
+        )
+        thread.start()
+        self._done.wait()
+        threading.Thread(target=self._leave, args=(self.spec,), name="leave", daemon=True).start()
+        return self._outcome
 
     def command(self, cmd: Command) -> bool:
-        if self._done.is_set():
+        if self.spec is None or self._done.is_set():
             return False
         self._commands.put(cmd)
         return True
 
     def snapshot(self, width: int) -> Snapshot | None:
         return self._snapshots.get(width, self.command)
-
-    def wait(self) -> str:
-        """Returns once the recording ended and its end is stored: "finished" or "failed"."""
-        self._done.wait()
-        return self._outcome
 
     # ---- inside -------------------------------------------------------------------------------
 
@@ -116,6 +154,8 @@ class Recorder:
             return None
 
     def _emit(self, event: Progress) -> None:
+        spec, sink = self.spec, self.sink
+        assert spec is not None and sink is not None
         if isinstance(event, Snapshot):
             self._snapshots.put(event)
             return
@@ -123,33 +163,37 @@ class Recorder:
             self._outcome = "finished"
         elif isinstance(event, Failed):
             self._outcome = "failed"
-        self.sink.handle(self.spec.record_id, event, self.spec.epoch)
+        sink.handle(spec.record_id, event, spec.epoch)
 
-    def _run(self) -> None:
-        from cloudrec.media.pipeline import run_recording  # the engine's one door (pulls in `av`)
-
+    def _run(self, spec: TaskSpec, sink: NodeProgressSink) -> None:
         try:
-            run_recording(self.spec, self._recv, self._emit)
+            self._run_recording(spec, self._recv, self._emit)
         except Exception as exc:
             log.exception("recording failed")
             self._emit(Failed(f"recorder error: {type(exc).__name__}: {exc}"))
-        self.sink.drain()
-        self.sink.stop_heartbeat()
-        self.sink.close()
-        shutil.rmtree(self.spec.work_dir, ignore_errors=True)
+        sink.drain()
+        sink.stop_heartbeat()
+        sink.close()
+        shutil.rmtree(spec.work_dir, ignore_errors=True)
         self._done.set()
+
+    def _leave(self, spec: TaskSpec) -> None:
+        """After the end was answered: out of the directory, the slot freed, the actor ended."""
         time.sleep(LINGER_S)
-        group = get_current_placement_group()
-        if group is not None:
-            remove_placement_group(group)  # frees the slot and ends this actor
+        kv_del(recording_key(spec.record_id, spec.epoch))
+        with contextlib.suppress(ValueError):  # removed already (by an API process that saw the end)
+            remove_placement_group(get_placement_group(group_name(spec.record_id, spec.epoch)))
+        ray.kill(ray.get_runtime_context().current_actor)
 
     def _fenced(self, record_id: str, epoch: int) -> None:
         """The lease went to a successor: nothing more of this recorder counts; it goes away at once."""
         log.warning("recorder of %s (epoch %d) lost its lease: stopping", record_id, epoch)
-        shutil.rmtree(self.spec.work_dir, ignore_errors=True)
+        if self.spec is not None:
+            shutil.rmtree(self.spec.work_dir, ignore_errors=True)
         os._exit(FENCED_EXIT)
 
 
-# One worker process per recording, its CPU reserved through its placement group's slot units (the
-# actor itself asks for nothing more); never restarted by Ray: the database lease decides successors.
+# One worker process per recording; its CPU is reserved by its placement group's slot units (the actor
+# itself asks for nothing, so a spare waits anywhere); never restarted by Ray: the database lease
+# decides successors.
 RecorderActor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(Recorder)  # type: ignore[call-overload]

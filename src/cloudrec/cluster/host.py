@@ -3,7 +3,6 @@ slot units reserved by a placement group first (admission), found by name from a
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -12,13 +11,13 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
-from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloudrec.cluster import cost
-from cloudrec.cluster.actor import RecorderActor, actor_name, group_name, parse_name
+from cloudrec.cluster.actor import group_name, kv_del, kv_keys, kv_put, parse_key, recording_key
 from cloudrec.cluster.nodesink import NodeConfig
+from cloudrec.cluster.spares import Spares, find_recorder
 from cloudrec.config import Settings
 from cloudrec.db.models import Task
 from cloudrec.errors import CapacityError
@@ -33,6 +32,8 @@ CALL_TIMEOUT_S = 2.0
 SNAPSHOT_TIMEOUT_S = 4.0  # the recorder's own wait for a picture (3 s) and the call
 # The watcher looks for ended or dead recorders this often.
 WATCH_POLL_S = 0.25
+# How long a successor's slot may take to be reserved (no client waits for its answer).
+SUCCESSOR_PLACEMENT_WAIT_S = 5.0
 # A placement group is reserved within milliseconds when a node has room: asked this often meanwhile.
 PLACEMENT_POLL_S = 0.01
 
@@ -70,6 +71,7 @@ class RayRecorderHost:
         self._watched: dict[ray.ObjectRef[str], tuple[str, int]] = {}  # wait() → (record_id, epoch)
         self._abandoned: set[tuple[str, int]] = set()
         self._closing = False
+        self.spares = Spares(self.settings.ray_namespace)
         self._watcher = threading.Thread(target=self._watch, name="ray-recorders", daemon=True)
         self._watcher.start()
 
@@ -79,7 +81,6 @@ class RayRecorderHost:
         if self._closing:
             raise CapacityError("recorder host is shutting down")
         units = cost.units(spec)
-        name = actor_name(spec.record_id, spec.epoch)
         started = time.monotonic()
         group = placement_group(
             [{cost.SLOT_RESOURCE: float(units)}],
@@ -87,34 +88,36 @@ class RayRecorderHost:
             name=group_name(spec.record_id, spec.epoch),
             lifetime="detached",
         )
-        if not _reserved(group, self.settings.ray_placement_wait_s):
+        # A successor may wait longer: the units of its predecessor's group (Ray moves a dead node's
+        # groups to live nodes until they are removed) come back to the nodes in a moment.
+        wait_s = self.settings.ray_placement_wait_s if spec.epoch <= 1 else SUCCESSOR_PLACEMENT_WAIT_S
+        if not _reserved(group, wait_s):
             remove_placement_group(group)  # Ray would keep it pending for ever
             raise CapacityError(
                 f"no recorder capacity left: no node has {units} {cost.SLOT_RESOURCE} units free "
                 f"for a {spec.width}x{spec.height}@{spec.frame_rate} recording"
             )
-        handle = RecorderActor.options(
-            name=name,
-            lifetime="detached",
-            scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=0),
-        ).remote(spec, self.node_config)
-        ref = handle.wait.remote()
+        node_id = str(ray.util.placement_group_table(group)["bundles_to_node_id"][0])
+        name, actor = self.spares.take(node_id)
+        kv_put(recording_key(spec.record_id, spec.epoch), name)
+        ref = actor.record.remote(spec, self.node_config)
         with self._lock:
             self._watched[ref] = (spec.record_id, spec.epoch)
         log.info(
-            "recorder actor %s placed (%d units) in %.0f ms", name, units, (time.monotonic() - started) * 1e3
+            "recording %s (epoch %d, %d units) placed on node %s (%s actor) in %.0f ms",
+            spec.record_id,
+            spec.epoch,
+            units,
+            node_id[:12],
+            "a spare" if self.spares.last_was_spare else "a new",
+            (time.monotonic() - started) * 1e3,
         )
 
     def _current(self, record_id: str) -> Any | None:
         """The actor of the task's current lease epoch (from the database), or None."""
         with self.sessions() as s:
             epoch = s.scalar(select(Task.lease_epoch).where(Task.record_id == record_id))
-        if epoch is None:
-            return None
-        try:
-            return ray.get_actor(actor_name(record_id, epoch), namespace=self.settings.ray_namespace)
-        except ValueError:
-            return None
+        return None if epoch is None else find_recorder(record_id, epoch)
 
     def command(self, record_id: str, cmd: Command) -> bool:
         actor = self._current(record_id)
@@ -148,9 +151,8 @@ class RayRecorderHost:
         return shot
 
     def running(self) -> set[str]:
-        """Every recording with a live actor in the cluster (whichever API process started it)."""
-        names = ray.util.list_named_actors()
-        return {parsed[0] for name in names if (parsed := parse_name(str(name))) is not None}
+        """Every recording with an actor in the cluster's directory (whichever API process started it)."""
+        return {parsed[0] for key in kv_keys("rec-") if (parsed := parse_key(key)) is not None}
 
     def free_slots(self) -> int:
         return int(ray.available_resources().get(cost.SLOT_RESOURCE, 0))  # type: ignore[no-untyped-call]
@@ -161,16 +163,19 @@ class RayRecorderHost:
     def abandon(self, record_id: str, epoch: int) -> None:
         with self._lock:
             self._abandoned.add((record_id, epoch))
-        with contextlib.suppress(ValueError):  # gone already (its node died)
-            ray.kill(ray.get_actor(actor_name(record_id, epoch), namespace=self.settings.ray_namespace))
-        self._remove_group(record_id, epoch)
+        actor = find_recorder(record_id, epoch)
+        if actor is not None:
+            ray.kill(actor)
+        self._forget(record_id, epoch)
 
-    def _remove_group(self, record_id: str, epoch: int) -> None:
+    def _forget(self, record_id: str, epoch: int) -> None:
+        """Out of the directory, and its slot units freed (Ray would reserve them again elsewhere)."""
+        kv_del(recording_key(record_id, epoch))
         try:
             group: PlacementGroup = ray.util.get_placement_group(group_name(record_id, epoch))
         except ValueError:
             return
-        remove_placement_group(group)  # Ray would reserve its units again on another node
+        remove_placement_group(group)
 
     def salvage(self, work_dir: str, known: list[str], min_index: int = 1) -> list[SegmentInfo]:
         return []  # a dead node's open segment is on that node: it is the gap
@@ -178,6 +183,7 @@ class RayRecorderHost:
     def close(self) -> None:
         """Stop watching; the recordings go on in the cluster (any API process reaches them)."""
         self._closing = True
+        self.spares.close()
         self._watcher.join(timeout=5)
 
     def detach(self) -> None:
@@ -203,7 +209,7 @@ class RayRecorderHost:
                 except RayActorError as exc:
                     if abandoned:
                         continue
-                    self._remove_group(record_id, epoch)
+                    self._forget(record_id, epoch)
                     reason = "recorder actor died" + (" with its node" if "node" in str(exc).lower() else "")
                     log.error("%s: %s (epoch %d)", reason, record_id, epoch)
                     self.sink.handle(record_id, Lost(reason), epoch)

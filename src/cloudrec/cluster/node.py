@@ -126,13 +126,16 @@ def move_recordings(node_id: str, namespace: str) -> list[str]:
     the gap reported, as after a node's death); the names of those ended."""
     import ray
 
+    from cloudrec.cluster.actor import parse_key
+    from cloudrec.cluster.spares import find_recorder
+
     ended = []
     for recording in next((n.recordings for n in cluster_state() if n.node_id == node_id), []):
-        try:
-            ray.kill(ray.get_actor(f"rec-{recording}", namespace=namespace))
-        except ValueError:
-            continue
-        ended.append(recording)
+        parsed = parse_key(f"rec-{recording}")
+        actor = find_recorder(*parsed) if parsed else None
+        if actor is not None:
+            ray.kill(actor)
+            ended.append(recording)
     return ended
 
 
