@@ -17,6 +17,7 @@ from sqlalchemy import select
 from cloudrec.auth import generate_token
 from cloudrec.callbacks.apps import set_callback
 from cloudrec.clock import SystemClock
+from cloudrec.cluster.cli import node_app  # imports `ray` only when a node command runs
 from cloudrec.cluster.settings import ClusterSettingsError
 from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
@@ -37,6 +38,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(app_app, name="app")
 app.add_typer(db_app, name="db")
 app.command()(demo)
+app.add_typer(node_app, name="node")
 
 
 # A developer secret is never an argument (other users of the machine see arguments in `ps`): it comes

@@ -15,7 +15,9 @@ from support.decode import media_duration, video_frames
 from support.raycluster import RayTestCluster
 from support.s3server import MotoServer
 from support.server import PublishFn, download, publish_stream
+from typer.testing import CliRunner
 
+from cloudrec.cli import app
 from cloudrec.cluster.spares import find_recorder
 from cloudrec.db.models import File, Task
 
@@ -24,7 +26,8 @@ from .conftest import BUCKET, ApiProcess
 W, H, FPS = 160, 90, 15  # 2 cloudrec_slot units: one recording per node of the test cluster
 CAPACITY_CODE = 6050030009
 REFUSAL_S = 1.0  # the issue's bound on a refusal
-FAILOVER_S = 5.0  # the issue's bound: the recording goes on on another node within 5 s of the kill
+MP3 = 1  # file_type of an audio-only recording: 1 unit
+FAILOVER_S = 5.0  # the bound of the issue: it goes on on another node within 5 s of the kill
 
 
 def publish_group(tenant: Tenant, publish: PublishFn, *groups: str) -> None:
@@ -56,52 +59,62 @@ def recorder(tenant: Tenant, record_id: str) -> dict[str, Any]:
 
 
 def finish_and_check(
-    tenant: Tenant, record_id: str, out: Path, name: str
+    tenant: Tenant, record_id: str, out: Path, name: str, ext: str = "mp4"
 ) -> list[tuple[Path, dict[str, Any]]]:
     """Finish, wait for status 6, download every file (presigned S3 URLs, md5 checked) and decode it."""
     reply = tenant.call("/v1/record/finish", record_id=record_id)
     assert reply["code"] == 0, reply
     tenant.wait_status(record_id, 6, timeout=30)
     files = download(tenant, record_id, out)
-    assert [p.name for p, _ in files] == [f"{name}_{i:04d}.mp4" for i in range(1, len(files) + 1)]
+    assert files, "no file"
+    assert [p.name for p, _ in files] == [f"{name}_{i:04d}.{ext}" for i in range(1, len(files) + 1)]
     for path, _ in files:
-        assert len(video_frames(path)) >= 3, path.name
+        if ext == "mp4":
+            assert len(video_frames(path)) >= 3, path.name
+        else:
+            assert media_duration(path) > 0.1, path.name
     return files
 
 
-def test_recordings_spread_over_nodes_and_init_beyond_capacity_is_refused_at_once(
+def test_recordings_spread_over_nodes_by_cost_and_init_beyond_capacity_is_refused_at_once(
     api: LiveServer, ray_cluster: RayTestCluster, publish: PublishFn, tmp_path: Path
 ) -> None:
     tenant = api.tenant()
-    publish_group(tenant, publish, "sa", "sb", "sc")
-    first = init(tenant, "sa")
-    second = init(tenant, "sb")
-    assert first["code"] == 0 and second["code"] == 0, (first, second)
-    nodes = {recorder(tenant, r["record_id"])["node_id"] for r in (first, second)}
-    assert nodes == set(ray_cluster.nodes), "one recording on each recorder node"
-    for fields in ({}, {"file_type": 1}):  # nor an audio-only one (1 unit): every node is full
-        asked = time.monotonic()
-        refused = init(tenant, "sc", **fields)
-        took = time.monotonic() - asked
-        assert refused["code"] == CAPACITY_CODE, refused
-        assert took < REFUSAL_S, took
-        print(f"refused in {took * 1e3:.0f} ms")
+    publish_group(tenant, publish, "sa", "sb", "sc", "sd")
+    video = init(tenant, "sa")  # 2 units: a whole node
+    audio = init(tenant, "sb", file_type=MP3)  # 1 unit: half of the other node
+    assert video["code"] == 0 and audio["code"] == 0, (video, audio)
+    video_node = recorder(tenant, video["record_id"])["node_id"]
+    audio_node = recorder(tenant, audio["record_id"])["node_id"]
+    assert {video_node, audio_node} == set(ray_cluster.nodes), "each on a node of its own"
+    # 1 unit is left, on one node: no room for a video recording (Ray is asked, and gives up in time)
+    asked = time.monotonic()
+    refused = init(tenant, "sc")
+    took = time.monotonic() - asked
+    assert refused["code"] == CAPACITY_CODE, refused
+    assert took < REFUSAL_S, took
+    print(f"refused by the cluster in {took * 1e3:.0f} ms")
+    second_audio = init(tenant, "sc", file_type=MP3)  # but for another audio one, beside the first
+    assert second_audio["code"] == 0, second_audio
+    assert recorder(tenant, second_audio["record_id"])["node_id"] == audio_node
+    asked = time.monotonic()
+    refused = init(tenant, "sd", file_type=MP3)  # every unit is taken now
+    took = time.monotonic() - asked
+    assert refused["code"] == CAPACITY_CODE, refused
+    assert took < REFUSAL_S, took
+    print(f"refused (cluster full) in {took * 1e3:.0f} ms")
     time.sleep(2.0)
-    finish_and_check(tenant, first["record_id"], tmp_path / "a", "sa")
-    freed = recorder_node_free(first)  # its slot is free again: the next init is placed there
-    deadline = time.monotonic() + 10
-    while (third := init(tenant, "sc"))["code"] == CAPACITY_CODE:
+    finish_and_check(tenant, video["record_id"], tmp_path / "a", "sa")
+    deadline = time.monotonic() + 10  # its slot is free again: the next video recording goes there
+    while (again := init(tenant, "sd"))["code"] == CAPACITY_CODE:
         assert time.monotonic() < deadline, "the finished recording's slot was not freed"
         time.sleep(0.3)
-    assert third["code"] == 0, third
-    del freed
+    assert again["code"] == 0, again
+    assert recorder(tenant, again["record_id"])["node_id"] == video_node
     time.sleep(1.5)
-    finish_and_check(tenant, second["record_id"], tmp_path / "b", "sb")
-    finish_and_check(tenant, third["record_id"], tmp_path / "c", "sc")
-
-
-def recorder_node_free(reply: dict[str, Any]) -> str:
-    return str(reply["record_id"])
+    finish_and_check(tenant, audio["record_id"], tmp_path / "b", "sb", ext="mp3")
+    finish_and_check(tenant, second_audio["record_id"], tmp_path / "c", "sc", ext="mp3")
+    finish_and_check(tenant, again["record_id"], tmp_path / "d", "sd")
 
 
 def test_commands_through_two_api_processes_reach_the_same_recording(
@@ -193,3 +206,29 @@ def stored_files(api: LiveServer, record_id: str) -> list[File]:
         return list(
             s.scalars(select(File).where(File.task_id == task_id, File.stored.is_(True)).order_by(File.index))
         )
+
+
+def test_a_drained_node_takes_no_new_recording_and_its_running_one_finishes_there(
+    api: LiveServer, ray_cluster: RayTestCluster, publish: PublishFn, tmp_path: Path
+) -> None:
+    tenant = api.tenant()
+    publish_group(tenant, publish, "da", "db", "dc", "dd")
+    first = init(tenant, "da", file_type=MP3)
+    assert first["code"] == 0, first
+    drained = recorder(tenant, first["record_id"])["node_id"]
+    result = CliRunner().invoke(app, ["node", "drain", "--node-id", drained[:12], "--no-wait"])
+    assert result.exit_code == 0, result.output
+    others = set()
+    for group in ("db", "dc"):  # the drained node has a unit free, yet they go to the other node
+        reply = init(tenant, group, file_type=MP3)
+        assert reply["code"] == 0, reply
+        others.add(recorder(tenant, reply["record_id"])["node_id"])
+    assert drained not in others and len(others) == 1, others
+    refused = init(tenant, "dd", file_type=MP3)
+    assert refused["code"] == CAPACITY_CODE, refused  # the drained node's free unit is not offered
+    status = CliRunner().invoke(app, ["node", "status"])
+    assert status.exit_code == 0, status.output
+    print(status.output)
+    assert first["record_id"] in status.output
+    time.sleep(1.0)
+    finish_and_check(tenant, first["record_id"], tmp_path / "a", "da", ext="mp3")  # it finished there

@@ -52,4 +52,4 @@ def units(spec: TaskSpec) -> int:
 
 def default_capacity(cores: int) -> int:
     """The units a recorder node with `cores` CPU cores offers when the operator gives no capacity."""
-    return max(1, math.floor(cores * NODE_CPU_SHARE / SLOT_CPU))
+    return max(1, round(cores * NODE_CPU_SHARE / SLOT_CPU))
