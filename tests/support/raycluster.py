@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from typing import Any
 
 from cloudrec.cluster.cost import SLOT_RESOURCE
-from cloudrec.cluster.node import HEALTH_CHECK_CONFIG
+from cloudrec.cluster.node import GCS_RECONNECT_TIMEOUT_S, HEALTH_CHECK_CONFIG
 
 # Each raylet's object store: recordings pass nothing through it (Ray's minimum is 75 MiB).
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
@@ -18,19 +19,22 @@ OBJECT_STORE_BYTES = 80 * 1024 * 1024
 class RayTestCluster:
     """`nodes`: node_id → the raylet's Node; `kill(node_id)` is a node's death (SIGKILL, no goodbye)."""
 
-    def __init__(self, recorder_nodes: int, slots_per_node: int) -> None:
+    def __init__(self, recorder_nodes: int, slots_per_node: int, redis_address: str = "") -> None:
         from ray.cluster_utils import Cluster
 
         self.slots_per_node = slots_per_node
-        self.cluster = Cluster(
-            initialize_head=True,
-            head_node_args={
-                "num_cpus": 0,
-                "include_dashboard": False,
-                "object_store_memory": OBJECT_STORE_BYTES,
-                "_system_config": HEALTH_CHECK_CONFIG,
+        head: dict[str, Any] = {
+            "num_cpus": 0,
+            "include_dashboard": False,
+            "object_store_memory": OBJECT_STORE_BYTES,
+            "_system_config": {
+                **HEALTH_CHECK_CONFIG,
+                "gcs_rpc_server_reconnect_timeout_s": GCS_RECONNECT_TIMEOUT_S,
             },
-        )
+        }
+        if redis_address:  # the GCS keeps its state there: a head restart finds the cluster again
+            head["external_addresses"] = [redis_address]
+        self.cluster = Cluster(initialize_head=True, head_node_args=head)
         self.nodes: dict[str, Any] = {}
         for _ in range(recorder_nodes):
             self.add_node()
@@ -56,6 +60,13 @@ class RayTestCluster:
                 os.kill(pid, signal.SIGKILL)
         node = self.nodes.pop(node_id)
         self.cluster.remove_node(node, allow_graceful=False)
+
+    def restart_head(self, down_s: float) -> None:
+        """Kill the head's GCS (SIGKILL), leave it down `down_s` seconds, start it again."""
+        head = self.cluster.head_node
+        head.kill_gcs_server()
+        time.sleep(down_s)
+        head.start_gcs_server()
 
     def shutdown(self) -> None:
         self.cluster.shutdown()  # type: ignore[no-untyped-call]

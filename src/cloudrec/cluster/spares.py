@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # How often every node's spare is checked (made again when taken, or gone with a dead node).
 CHECK_S = 1.0
 # A new actor's process start and imports on a loaded node; longer: the node is in trouble.
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 20.0
 
 
 def spare_key(node_id: str) -> str:
