@@ -64,6 +64,7 @@ class RayTestCluster:
     def restart_head(self, down_s: float) -> None:
         """Kill the head's GCS (SIGKILL), leave it down `down_s` seconds, start it again."""
         head = self.cluster.head_node
+        assert head is not None
         head.kill_gcs_server()
         time.sleep(down_s)
         head.start_gcs_server()
