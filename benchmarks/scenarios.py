@@ -477,6 +477,13 @@ def scenario_8(ctx: Context) -> list[Row]:
     return perstream(ctx)
 
 
+def scenario_9(ctx: Context) -> list[Row]:
+    """Cluster mode on a local Ray cluster (see benchmarks.cluster; needs the `cluster` extra)."""
+    from benchmarks.cluster import scenario_9 as cluster
+
+    return cluster(ctx)
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -487,6 +494,7 @@ SCENARIOS = {
     "6": scenario_6,
     "7": scenario_7,
     "8": scenario_8,
+    "9": scenario_9,
 }
 
 

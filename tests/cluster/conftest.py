@@ -4,6 +4,7 @@ as a second API process)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -15,11 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-pytest.importorskip("ray", reason="cluster mode needs Ray: pip install 'cloudrec[cluster]' (or .[dev])")
-
-import contextlib
-
 from api.harness import DatabaseFactory, LiveServer, start_server
 from support.mediaserver import MediaServer, free_port
 from support.postgres import PostgresServer
