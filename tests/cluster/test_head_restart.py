@@ -54,7 +54,7 @@ def test_a_head_restart_interrupts_no_recording(
     ray_cluster.restart_head(HEAD_DOWN_S)
     during = len(stored_files(api, record_id)) - stored_before
     assert during >= 1, "the recording stored no segment while the head was away"
-    ray.available_resources()  # type: ignore[no-untyped-call]  # the cluster answers again
+    ray.available_resources()  # the cluster answers again
     after = recorder(tenant, record_id)  # found by name again, the same actor
     assert (after["pid"], after["node_id"]) == (before["pid"], before["node_id"])
     time.sleep(1.0)
