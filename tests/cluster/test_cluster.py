@@ -8,6 +8,8 @@ import pytest
 # Skipped, saying why, where the `cluster` extra is not installed (the embedded default needs no Ray).
 ray = pytest.importorskip("ray", reason="cluster mode needs Ray: pip install 'cloudrec[cluster]' (or .[dev])")
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -202,6 +204,60 @@ def test_killed_node_recording_goes_on_on_another_node(
     }
     assert keys == named, keys ^ named
     ray_cluster.add_node()  # the cluster gets its second recorder node back for the next tests
+
+
+def test_a_cut_off_node_that_comes_back_writes_nothing(
+    api: LiveServer, ray_cluster: RayTestCluster, moto: MotoServer, publish: PublishFn, tmp_path: Path
+) -> None:
+    """A node that stops answering (SIGSTOP: a partition, a hung machine) loses its recording to a
+    successor; when its recorder runs again it finds its lease gone, writes nothing and exits."""
+    tenant = api.tenant()
+    publish_group(tenant, publish, "cut")
+    reply = init(tenant, "cut")
+    assert reply["code"] == 0, reply
+    record_id = reply["record_id"]
+    victim = recorder(tenant, record_id)
+    node = ray_cluster.nodes[victim["node_id"]]
+    raylet = node.all_processes["raylet"][0].process.pid
+    time.sleep(2.0)
+    os.kill(raylet, signal.SIGSTOP)  # the node is cut off, its recorder frozen mid-segment
+    os.kill(victim["pid"], signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        while tenant.row(record_id).lease_epoch < 2:
+            assert time.monotonic() - stopped < 15, "no successor for the cut-off recording"
+            time.sleep(0.05)
+        successor_at = time.time()
+        os.kill(victim["pid"], signal.SIGCONT)  # the old recorder runs again, its node still cut off
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{victim['pid']}") and _state(victim["pid"]) != "Z":
+            assert time.monotonic() < deadline, "the fenced recorder did not stop"
+            time.sleep(0.05)
+        time.sleep(2.0)
+        files = finish_and_check(tenant, record_id, tmp_path / "out", "cut")
+    finally:
+        ray_cluster.kill(victim["node_id"], [victim["pid"]])
+        ray_cluster.add_node()
+    rows = stored_files(api, record_id)
+    assert len(rows) == len(files)
+    assert all(r.start_time < successor_at for r in rows if "/e1/" in r.storage_key), "a fenced write kept"
+    assert len(tenant.task(record_id)["gaps"]) == 1
+    keys = {
+        o["Key"]
+        for o in moto.client().list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        if record_id in o["Key"]
+    }
+    named = {f"cloudrec/{r.storage_key}" for r in rows} | {
+        f"cloudrec/{r.poster_key}" for r in rows if r.poster_key
+    }
+    assert keys == named, keys ^ named
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 def stored_files(api: LiveServer, record_id: str) -> list[File]:
