@@ -10,6 +10,8 @@ ray = pytest.importorskip("ray", reason="cluster mode needs Ray: pip install 'cl
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -292,3 +294,35 @@ def test_a_drained_node_takes_no_new_recording_and_its_running_one_finishes_ther
     assert first["record_id"] in status.output
     time.sleep(1.0)
     finish_and_check(tenant, first["record_id"], tmp_path / "a", "da", ext="mp3")  # it finished there
+    # An operator's node (`cloudrec node start`): it joins with its capacity; SIGTERM drains it and it
+    # stops once its recording finished.
+    ray_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{ray_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "cloudrec",
+        "node",
+        "start",
+        "--address",
+        ray_cluster.address,
+        "--capacity",
+        "1",
+    ]
+    node = subprocess.Popen(cmd, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while (joined := init(tenant, "dd", file_type=MP3))["code"] == CAPACITY_CODE:
+            assert node.poll() is None and time.monotonic() < deadline, "the new node did not join"
+            time.sleep(0.5)
+        assert joined["code"] == 0, joined
+        new_node = recorder(tenant, joined["record_id"])["node_id"]
+        assert new_node not in ray_cluster.nodes
+        node.send_signal(signal.SIGTERM)
+        time.sleep(3.0)
+        assert node.poll() is None, "the node stopped with a recording running"
+        finish_and_check(tenant, joined["record_id"], tmp_path / "d", "dd", ext="mp3")
+        assert node.wait(30) == 0
+    finally:
+        if node.poll() is None:
+            node.kill()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +45,12 @@ def _connect(address: str) -> str:
     return str(ray.get_runtime_context().gcs_address)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return int(s.getsockname()[1])
+
+
 def _ray_binary() -> str:
     beside = os.path.join(os.path.dirname(sys.executable), "ray")  # the one of cloudrec's environment
     return beside if os.path.exists(beside) else (shutil.which("ray") or "ray")
@@ -79,7 +86,11 @@ def start(
 
     if head == bool(address):
         raise typer.BadParameter("give either --head or --address HOST:PORT")
-    cmd = [_ray_binary(), *node.start_command(head=head, address=address, port=port, capacity=capacity)[1:]]
+    raylet_port = _free_port()
+    line = node.start_command(
+        head=head, address=address, port=port, capacity=capacity, node_manager_port=raylet_port
+    )
+    cmd = [_ray_binary(), *line[1:]]
     if dry_run:
         typer.echo(" ".join(cmd))
         return
@@ -92,18 +103,24 @@ def start(
     signal.signal(signal.SIGTERM, on_term)
     while proc.poll() is None and not stopping.wait(0.5):
         pass
-    if stopping.is_set() and proc.poll() is None:
-        if not head:
-            import ray
+    if not stopping.is_set():
+        raise typer.Exit(proc.wait())  # Ray stopped by itself
+    if not head and proc.poll() is None:
+        import ray
 
-            gcs = _connect(address)
-            node_id = ray.get_runtime_context().get_node_id()
+        gcs = _connect(address)
+        node_id = node.node_of_port(raylet_port)
+        if node_id is not None:
             node.drain(node_id, gcs, "cloudrec node: SIGTERM")
             typer.echo(f"node {node_id[:12]} draining: waiting for its recordings", err=True)
             node.wait_empty(node_id, drain_timeout)
-            ray.shutdown()
+            from cloudrec.cluster.spares import end_spare
+
+            end_spare(node_id)  # the node is idle now: Ray's own stop need not wait for it
+        ray.shutdown()
+    if proc.poll() is None:
         proc.terminate()
-    raise typer.Exit(proc.wait())
+    proc.wait()  # Ray's exit status after a stop it was asked for is no failure
 
 
 @node_app.command("status")

@@ -39,20 +39,24 @@ def start_command(
     port: int = DEFAULT_HEAD_PORT,
     capacity: int | None = None,
     cores: int | None = None,
+    node_manager_port: int = 0,
     block: bool = True,
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The `ray start` command line of a head (no recordings unless `capacity`) or a recorder node
     (`capacity` units, default from its cores: `cost.default_capacity`)."""
-    cmd = ["ray", "start", "--num-cpus", "0", "--include-dashboard", "false"]
+    cmd = ["ray", "start", "--num-cpus", "0"]
     if head:
-        cmd += ["--head", "--port", str(port), "--system-config", json.dumps(HEALTH_CHECK_CONFIG)]
+        cmd += ["--head", "--port", str(port), "--include-dashboard", "false"]
+        cmd += ["--system-config", json.dumps(HEALTH_CHECK_CONFIG)]
         units = capacity or 0
     else:
         cmd += ["--address", address]
         units = capacity if capacity is not None else cost.default_capacity(cores or os.cpu_count() or 1)
     if units > 0:
         cmd += ["--resources", json.dumps({cost.SLOT_RESOURCE: units})]
+    if node_manager_port:  # how `cloudrec node start` finds its own node again (to drain it)
+        cmd += ["--node-manager-port", str(node_manager_port)]
     if block:
         cmd.append("--block")
     return [*cmd, *extra]
@@ -107,6 +111,16 @@ def cluster_state() -> list[NodeState]:
             if node_id in nodes:
                 nodes[node_id].recordings.append(name.removeprefix("slot-"))
     return [n for n in nodes.values() if n.capacity > 0 or n.recordings]
+
+
+def node_of_port(node_manager_port: int) -> str | None:
+    """The id of the live node whose raylet listens on `node_manager_port` (on this machine)."""
+    import ray
+
+    for node in ray.nodes():  # type: ignore[no-untyped-call]
+        if node.get("Alive") and node.get("NodeManagerPort") == node_manager_port:
+            return str(node["NodeID"])
+    return None
 
 
 def drain(node_id: str, gcs_address: str, reason: str = "cloudrec node drain") -> None:

@@ -3,13 +3,14 @@ engine loaded: 2-3 s of a loaded node's time), so that a recording placed there 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
+import time
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from cloudrec.cluster import cost
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 CHECK_S = 1.0
 # A new actor's process start and imports on a loaded node; longer: the node is in trouble.
 READY_TIMEOUT_S = 20.0
+# A node that took no spare (draining: Ray places nothing new there) is asked again after this long.
+REFUSED_BACKOFF_S = 30.0
 
 
 def spare_key(node_id: str) -> str:
@@ -38,6 +41,14 @@ def find_recorder(record_id: str, epoch: int) -> Any | None:
         return None
 
 
+def end_spare(node_id: str) -> None:
+    """End the spare recorder of `node_id` (a node that stops: Ray's own drain waits for idle nodes)."""
+    name = kv_get(spare_key(node_id))
+    if name is not None and kv_del(spare_key(node_id)):
+        with contextlib.suppress(ValueError):
+            ray.kill(ray.get_actor(name))
+
+
 class Spares:
     """Keeps one spare recorder actor per live recorder node (its name in the directory under
     `spare-<node_id>`; API processes share them, the GCS lets exactly one take each)."""
@@ -45,6 +56,7 @@ class Spares:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.last_was_spare = False
+        self._refused: dict[str, float] = {}  # node_id → when to try again (monotonic)
         self._wake = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._keep, name="ray-spares", daemon=True)
@@ -99,11 +111,15 @@ class Spares:
                 return
             except ValueError:
                 kv_del(spare_key(node_id))  # gone with its node, or killed
+        if self._refused.get(node_id, 0.0) > time.monotonic():
+            return
         name, actor = self._new(node_id)
         try:
             ray.get(actor.info.remote(), timeout=READY_TIMEOUT_S)
-        except (RayActorError, GetTimeoutError):
+        except Exception as exc:  # noqa: BLE001 - unschedulable (a draining node), dead, or too slow
             ray.kill(actor)
+            self._refused[node_id] = time.monotonic() + REFUSED_BACKOFF_S
+            log.info("no spare recorder on node %s (%s)", node_id[:12], type(exc).__name__)
             return
         if kv_put(spare_key(node_id), name, overwrite=False):
             ray.kill(actor)  # another API process made the node's spare first
