@@ -97,3 +97,12 @@ def test_the_embedded_default_imports_no_ray() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_cluster_mode_says_when_the_ray_head_cannot_be_reached() -> None:
+    pytest.importorskip("ray", reason="cluster mode needs Ray: pip install 'cloudrec[cluster]'")
+    from cloudrec.cluster.host import _check_reachable
+
+    with pytest.raises(ClusterSettingsError, match=r"cannot reach the Ray head at 127\.0\.0\.1:1 "):
+        _check_reachable("127.0.0.1:1")
+    _check_reachable("auto")  # Ray finds it itself

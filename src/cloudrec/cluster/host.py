@@ -4,6 +4,7 @@ slot units reserved by a placement group first (admission), found by name from a
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloudrec.cluster import cost
 from cloudrec.cluster.actor import group_name, kv_del, kv_keys, kv_put, parse_key, recording_key
 from cloudrec.cluster.nodesink import NodeConfig
+from cloudrec.cluster.settings import ClusterSettingsError
 from cloudrec.cluster.spares import Spares, find_recorder
 from cloudrec.config import Settings
 from cloudrec.db.models import Task
@@ -32,10 +34,25 @@ CALL_TIMEOUT_S = 2.0
 SNAPSHOT_TIMEOUT_S = 4.0  # the recorder's own wait for a picture (3 s) and the call
 # The watcher looks for ended or dead recorders this often.
 WATCH_POLL_S = 0.25
+# The Ray head answers a TCP connect at once when it runs.
+HEAD_CONNECT_TIMEOUT_S = 5.0
 # How long a successor's slot may take to be reserved (no client waits for its answer).
 SUCCESSOR_PLACEMENT_WAIT_S = 5.0
 # A placement group is reserved within milliseconds when a node has room: asked this often meanwhile.
 PLACEMENT_POLL_S = 0.01
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, saying so, when nothing listens at the head's HOST:PORT."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=HEAD_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterSettingsError(
+            f"cluster mode cannot reach the Ray head at {address} (CLOUDREC_RAY_ADDRESS): {exc}"
+        ) from exc
 
 
 def _reserved(group: PlacementGroup, timeout_s: float) -> bool:
@@ -61,12 +78,19 @@ class RayRecorderHost:
         self.sessions = sessions
         self.node_config = NodeConfig.of(settings)
         if not ray.is_initialized():
-            ray.init(
-                address=settings.ray_address or None,
-                namespace=settings.ray_namespace,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-            )
+            address = settings.ray_address or "auto"  # never a Ray of its own: the cluster's head
+            _check_reachable(address)  # Ray's own connect retries for minutes
+            try:
+                ray.init(
+                    address=address,
+                    namespace=settings.ray_namespace,
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                )
+            except (ConnectionError, RuntimeError) as exc:
+                raise ClusterSettingsError(
+                    f"cluster mode cannot reach the Ray head at {address} (CLOUDREC_RAY_ADDRESS): {exc}"
+                ) from exc
         self._lock = threading.Lock()
         self._watched: dict[ray.ObjectRef[str], tuple[str, int]] = {}  # wait() → (record_id, epoch)
         self._abandoned: set[tuple[str, int]] = set()
