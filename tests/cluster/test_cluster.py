@@ -208,6 +208,42 @@ def test_killed_node_recording_goes_on_on_another_node(
     ray_cluster.add_node()  # the cluster gets its second recorder node back for the next tests
 
 
+def test_when_the_node_and_the_api_process_that_started_it_die_another_api_process_takes_over(
+    api: LiveServer, second_api: ApiProcess, ray_cluster: RayTestCluster, publish: PublishFn, tmp_path: Path
+) -> None:
+    """Nobody hears of the actor's death: the lease expires and the other API process moves it on."""
+    tenant = api.tenant()
+    other = Tenant(
+        api,
+        tenant.dev_id,
+        tenant.dev_secret,
+        tenant.app_id,
+        tenant.access_token,
+        httpx.Client(base_url=second_api.url, timeout=30, headers={"Authorization": tenant.access_token}),
+    )
+    publish_group(tenant, publish, "both")
+    reply = init(tenant, "both")
+    assert reply["code"] == 0, reply
+    record_id = reply["record_id"]
+    victim = recorder(tenant, record_id)
+    time.sleep(2.0)
+    api.stop()  # the API process that started the recording (and watches its actor) goes away
+    ray_cluster.kill(victim["node_id"], [victim["pid"]])
+    killed = time.monotonic()
+    try:
+        while (row := tenant.row(record_id)).lease_epoch != 2 or row.media_duration <= row.media_base + 0.1:
+            assert time.monotonic() - killed < 20, "no API process took the recording over"
+            time.sleep(0.1)
+        took = time.monotonic() - killed
+        print(f"taken over by the other API process {took:.2f} s after the node's death")
+        assert took <= api.settings.lease_ttl_s + FAILOVER_S, took
+        time.sleep(2.0)
+        finish_and_check(other, record_id, tmp_path / "out", "both")
+        assert len(other.task(record_id)["gaps"]) == 1
+    finally:
+        ray_cluster.add_node()
+
+
 def test_a_cut_off_node_that_comes_back_writes_nothing(
     api: LiveServer, ray_cluster: RayTestCluster, moto: MotoServer, publish: PublishFn, tmp_path: Path
 ) -> None:
