@@ -139,8 +139,8 @@ def api(
     server = start_server(
         tmp_path / "api-a", cluster_dbs.new_url(), real_time=True, **cluster_settings(ray_cluster, moto)
     )
-    wait_spares(ray_cluster)
     try:
+        wait_spares(ray_cluster)
         yield server
     finally:
         server.stop()

@@ -316,6 +316,7 @@ def test_a_drained_node_takes_no_new_recording_and_its_running_one_finishes_ther
     drained = recorder(tenant, first["record_id"])["node_id"]
     result = CliRunner().invoke(app, ["node", "drain", "--node-id", drained[:12], "--no-wait"])
     assert result.exit_code == 0, result.output
+    ray_cluster.retire(drained)
     others = set()
     for group in ("db", "dc"):  # the drained node has a unit free, yet they go to the other node
         reply = init(tenant, group, file_type=MP3)
@@ -362,3 +363,29 @@ def test_a_drained_node_takes_no_new_recording_and_its_running_one_finishes_ther
     finally:
         if node.poll() is None:
             node.kill()
+
+
+def test_drain_move_moves_the_recordings_on_at_once(
+    api: LiveServer, ray_cluster: RayTestCluster, publish: PublishFn, tmp_path: Path
+) -> None:
+    ray_cluster.add_node()  # the earlier test drained one of the two
+    tenant = api.tenant()
+    publish_group(tenant, publish, "mv")
+    reply = init(tenant, "mv", file_type=MP3)
+    assert reply["code"] == 0, reply
+    record_id = reply["record_id"]
+    before = recorder(tenant, record_id)["node_id"]
+    time.sleep(2.0)
+    result = CliRunner().invoke(app, ["node", "drain", "--node-id", before, "--move", "--timeout", "20"])
+    assert result.exit_code == 0, result.output
+    assert "moving 1 recordings" in result.output and "no recording left" in result.output, result.output
+    moved = time.monotonic()
+    while (row := tenant.row(record_id)).lease_epoch != 2 or row.media_duration <= row.media_base + 0.1:
+        assert time.monotonic() - moved < FAILOVER_S, "the recording did not go on elsewhere"
+        time.sleep(0.05)
+    ray_cluster.retire(before)
+    after = recorder(tenant, record_id)["node_id"]
+    assert after != before
+    time.sleep(1.0)
+    finish_and_check(tenant, record_id, tmp_path / "out", "mv", ext="mp3")
+    assert len(tenant.task(record_id)["gaps"]) == 1

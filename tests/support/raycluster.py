@@ -14,6 +14,7 @@ from cloudrec.cluster.node import GCS_RECONNECT_TIMEOUT_S, HEALTH_CHECK_CONFIG
 
 # Each raylet's object store: recordings pass nothing through it (Ray's minimum is 75 MiB).
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
+NODE_START_TIMEOUT_S = 60.0
 
 
 class RayTestCluster:
@@ -45,13 +46,29 @@ class RayTestCluster:
 
     def add_node(self, slots: int | None = None) -> str:
         node = self.cluster.add_node(
+            wait=False,
             num_cpus=0,
             resources={SLOT_RESOURCE: slots if slots is not None else self.slots_per_node},
             object_store_memory=OBJECT_STORE_BYTES,
         )
-        self.cluster.wait_for_nodes()
+        # its own wait, not the Cluster's (that counts the nodes it started: a drained one has gone)
+        deadline = time.monotonic() + NODE_START_TIMEOUT_S
+        while not any(
+            n["NodeID"] == node.node_id and n["Alive"] for n in self.cluster.global_state.node_table()
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {node.node_id} did not join within {NODE_START_TIMEOUT_S} s")
+            time.sleep(0.1)
         self.nodes[node.node_id] = node
         return str(node.node_id)
+
+    def _alive(self, node_id: str) -> bool:
+        table = self.cluster.global_state.node_table()  # type: ignore[no-untyped-call]
+        return any(n["NodeID"] == node_id and n["Alive"] for n in table)
+
+    def retire(self, node_id: str) -> None:
+        """A node that takes no more work (drained): no longer one of `nodes` (it stops at shutdown)."""
+        self.nodes.pop(node_id)
 
     def kill(self, node_id: str, worker_pids: list[int]) -> None:
         """SIGKILL the node's recorder workers and its raylet (and the node's other processes)."""
