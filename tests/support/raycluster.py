@@ -53,9 +53,7 @@ class RayTestCluster:
         )
         # its own wait, not the Cluster's (that counts the nodes it started: a drained one has gone)
         deadline = time.monotonic() + NODE_START_TIMEOUT_S
-        while not any(
-            n["NodeID"] == node.node_id and n["Alive"] for n in self.cluster.global_state.node_table()
-        ):
+        while not self._alive(node.node_id):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"node {node.node_id} did not join within {NODE_START_TIMEOUT_S} s")
             time.sleep(0.1)
