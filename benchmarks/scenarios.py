@@ -519,6 +519,13 @@ def scenario_10(ctx: Context) -> list[Row]:
     ]  # fmt: skip
 
 
+def scenario_11(ctx: Context) -> list[Row]:
+    """Cluster mode on a local Ray cluster (see benchmarks.cluster; needs the `cluster` extra)."""
+    from benchmarks.cluster import scenario_11 as cluster
+
+    return cluster(ctx)
+
+
 SCENARIOS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -531,6 +538,7 @@ SCENARIOS = {
     "8": scenario_8,
     "9": scenario_9,
     "10": scenario_10,
+    "11": scenario_11,
 }
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from cloudrec.auth import generate_token
 from cloudrec.callbacks.apps import set_callback
 from cloudrec.clock import SystemClock
+from cloudrec.cluster.cli import node_app  # imports `ray` only when a node command runs
+from cloudrec.cluster.settings import ClusterSettingsError
 from cloudrec.config import Settings
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.models import App, Developer
@@ -36,6 +38,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(app_app, name="app")
 app.add_typer(db_app, name="db")
 app.command()(demo)
+app.add_typer(node_app, name="node")
 
 
 # A developer secret is never an argument (other users of the machine see arguments in `ps`): it comes
@@ -106,7 +109,10 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    api = build_app(settings)
+    try:
+        api = build_app(settings)
+    except ClusterSettingsError as exc:
+        raise _fail(str(exc), 2) from None
     # uvicorn's access log would print query strings (tokens, URL signatures): the API logs requests itself
     uvicorn.run(
         api, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False

@@ -171,6 +171,24 @@ class Settings(BaseSettings):
         description="on shutdown, recorders store their last files this long; the rest after the next start",
     )
 
+    recorder_host: Literal["local", "ray"] = Field(
+        "local",
+        description="where recordings run: 'local' (an OS process each, on this machine) or 'ray' (cluster "
+        "mode: a Ray actor each, on the recorder nodes of a Ray cluster; needs PostgreSQL and S3 storage, "
+        "pip install 'cloudrec[cluster]')",
+    )
+    ray_address: str = Field(
+        "", description="cluster mode: the Ray head's GCS address HOST:PORT (empty: RAY_ADDRESS or 'auto')"
+    )
+    ray_namespace: str = Field("cloudrec", description="cluster mode: Ray namespace of the recorder actors")
+    ray_placement_wait_s: float = Field(
+        0.5,
+        gt=0,
+        le=0.9,
+        description="cluster mode: how long init waits for a recorder slot to be reserved before it "
+        "answers 6050030009 (the contract wants the refusal within 1 s)",
+    )
+
     callback_retry_first_s: float = Field(
         5.0,
         gt=0,

@@ -14,11 +14,13 @@ from cloudrec import logsafe
 from cloudrec.callbacks.delivery import CallbackDelivery, RetryPolicy
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import Clock, SystemClock
+from cloudrec.cluster.settings import ClusterSettingsError, cluster_settings_problems  # no `ray` import
 from cloudrec.config import Settings
 from cloudrec.context import AppContext
 from cloudrec.db.migrate import upgrade
 from cloudrec.db.session import make_engine, make_sessionmaker, request_slots
 from cloudrec.egress import webhook_policy
+from cloudrec.recorder.host import RecorderHost
 from cloudrec.recorder.local import LocalRecorderHost
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.schemes import usable_schemes
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     """Everything the API needs, built the way production runs it (migrations applied)."""
     settings.prepare()
+    check_cluster_settings(settings)
     settings.allowed_url_schemes = usable_schemes(settings.allowed_url_schemes)  # srt only with libsrt
     clock = clock or SystemClock()
     upgrade(settings.db_url, secret_box=settings.secret_box)
@@ -44,7 +47,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         storage, clock, settings.download_url_ttl_s, settings.timezone, wake=delivery.wake
     )
     sink = DbProgressSink(sessions, clock, events, lease_ttl_s=settings.lease_ttl_s)
-    host = LocalRecorderHost(settings, sink)
+    host = make_host(settings, sink, sessions)
     ctx = AppContext(
         settings=settings,
         sessions=sessions,
@@ -69,6 +72,30 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     ctx.restorer = Restorer(ctx, sink)
     ctx.restorer.start()
     return ctx
+
+
+def check_cluster_settings(settings: Settings) -> None:
+    """Cluster mode needs state every process shares: refuse to start without it, saying what is wrong."""
+    if settings.recorder_host != "ray":
+        return
+    problems = cluster_settings_problems(settings)
+    if problems:
+        raise ClusterSettingsError(
+            "cluster mode (CLOUDREC_RECORDER_HOST=ray) cannot start: " + "; ".join(problems)
+        )
+
+
+def make_host(settings: Settings, sink: DbProgressSink, sessions: sessionmaker[Session]) -> RecorderHost:
+    """The recorder host of the settings: this machine's processes, or a Ray cluster's actors."""
+    if settings.recorder_host != "ray":
+        return LocalRecorderHost(settings, sink)
+    try:
+        from cloudrec.cluster.host import RayRecorderHost
+    except ImportError as exc:
+        raise ClusterSettingsError(
+            f"cluster mode needs Ray: pip install 'cloudrec[cluster]' ({type(exc).__name__}: {exc})"
+        ) from exc
+    return RayRecorderHost(settings, sink, sessions)
 
 
 def make_delivery(settings: Settings, sessions: sessionmaker[Session]) -> CallbackDelivery:

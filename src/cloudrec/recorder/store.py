@@ -30,7 +30,7 @@ def _md5(path: str) -> str:
 class SegmentStore:
     """Stores the closed segments of one task in the background (today's `Uploader`: retries with
     backoff for ever, the local copy kept until the store confirms it) and tells `emit` of each one
-    confirmed, from the uploader's thread."""
+    confirmed, from the uploader's thread. `key(name)` is a file's key (default: `storage_key`)."""
 
     def __init__(
         self,
@@ -39,10 +39,12 @@ class SegmentStore:
         record_id: str,
         emit: Callable[[SegmentStored], None],
         max_backoff_s: float = 30.0,
+        key: Callable[[str], str] | None = None,
     ) -> None:
         self.app_id = app_id
         self.record_id = record_id
         self.emit = emit
+        self.key = key or (lambda name: storage_key(app_id, record_id, name))
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._jobs: dict[int, tuple[SegmentInfo, str, str]] = {}  # id -> segment, key, poster key
@@ -51,8 +53,8 @@ class SegmentStore:
         self.uploader = Uploader(open_storage(storage), self._stored, max_backoff_s, on_try=self._tried)
 
     def submit(self, seg: SegmentInfo) -> None:
-        key = storage_key(self.app_id, self.record_id, seg.name)
-        poster_key = storage_key(self.app_id, self.record_id, poster_name(seg.name)) if seg.poster else ""
+        key = self.key(seg.name)
+        poster_key = self.key(poster_name(seg.name)) if seg.poster else ""
         before = ((poster_key, seg.poster, seg.poster_md5 or _md5(seg.poster)),) if poster_key else ()
         with self._lock:
             job = next(self._ids)
