@@ -18,7 +18,7 @@ import httpx
 import pytest
 from api.harness import DatabaseFactory, LiveServer, start_server
 from support.mediaserver import MediaServer, free_port
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, pg_bin
 from support.publisher import Publisher, SpecFields
 from support.raycluster import RayTestCluster
 from support.s3server import MotoServer
@@ -36,6 +36,8 @@ def pg_url() -> Iterator[str]:
     if given:
         yield given
         return
+    if pg_bin() is None:
+        pytest.skip(f"cluster mode needs PostgreSQL: apt-get install postgresql, or set {CLUSTER_DB_ENV}")
     with PostgresServer() as pg:
         yield pg.url
 
