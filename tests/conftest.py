@@ -2,6 +2,7 @@
 
 Databases: `CLOUDREC_TEST_DATABASE_URL` (PostgreSQL in CI) gives every server its own fresh schema,
 dropped at the end of the run; without it, every server gets its own SQLite file.
+Media: one node-media-server for the session (`nms`), publishers into it (`publish`).
 Servers: real ones (production wiring, uvicorn on loopback, ManualClock) from `server_factory`;
 `live_server` is one shared by the API tests, and `tenant` a fresh developer + app on it per test.
 """
@@ -14,6 +15,9 @@ from typing import Any
 
 import pytest
 from api.harness import LIVE_SERVER_SETTINGS, DatabaseFactory, LiveServer, ServerFactory, Tenant, start_server
+from support.mediaserver import MediaServer
+from support.publisher import Publisher, SpecFields
+from support.server import PublishFn
 
 TEST_DATABASE_ENV = "CLOUDREC_TEST_DATABASE_URL"
 
@@ -89,3 +93,31 @@ def live_server(server_factory: ServerFactory) -> LiveServer:
 def tenant(live_server: LiveServer) -> Tenant:
     """A new developer with one app and an access_token, on the shared server."""
     return live_server.tenant()
+
+
+# ---- media ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def nms() -> Iterator[MediaServer]:
+    with MediaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def publish(nms: MediaServer, request: pytest.FixtureRequest) -> Iterator[PublishFn]:
+    """`publish(name, **spec)` starts a publisher into NMS and returns it and its HTTP-FLV pull URL."""
+    started: list[Publisher] = []
+
+    def _publish(name: str, **fields: Any) -> tuple[Publisher, str]:
+        stream = f"{request.node.name[:40]}-{name}"
+        stream = "".join(c if c.isalnum() or c in "_-" else "_" for c in stream)
+        spec: SpecFields = {"size": (160, 120), "fps": 15, **fields}  # type: ignore[typeddict-item]
+        pub = Publisher(nms.rtmp_url("live", stream), **spec)
+        pub.start()
+        started.append(pub)
+        return pub, nms.flv_url("live", stream)
+
+    yield _publish
+    for pub in started:
+        pub.stop(kill=True)

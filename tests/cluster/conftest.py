@@ -17,12 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from api.harness import DatabaseFactory, LiveServer, start_server
-from support.mediaserver import MediaServer, free_port
+from support.mediaserver import free_port
 from support.postgres import PostgresServer, pg_bin
-from support.publisher import Publisher, SpecFields
 from support.raycluster import RayTestCluster
 from support.s3server import MotoServer
-from support.server import E2E_SETTINGS, PublishFn
+from support.server import E2E_SETTINGS
 
 BUCKET = "recordings"
 SLOTS_PER_NODE = 2  # one 160x90@15 recording (2 units) per node
@@ -88,29 +87,6 @@ def moto() -> Iterator[MotoServer]:
     with MotoServer() as server:
         server.client().create_bucket(Bucket=BUCKET)
         yield server
-
-
-@pytest.fixture(scope="session")
-def nms() -> Iterator[MediaServer]:
-    with MediaServer() as server:
-        yield server
-
-
-@pytest.fixture
-def publish(nms: MediaServer, request: pytest.FixtureRequest) -> Iterator[PublishFn]:
-    started: list[Publisher] = []
-
-    def _publish(name: str, **fields: Any) -> tuple[Publisher, str]:
-        stream = "".join(c if c.isalnum() else "_" for c in f"{request.node.name[:30]}-{name}")
-        spec: SpecFields = {"size": (160, 90), "fps": 15, **fields}  # type: ignore[typeddict-item]
-        pub = Publisher(nms.rtmp_url("live", stream), **spec)
-        pub.start()
-        started.append(pub)
-        return pub, nms.flv_url("live", stream)
-
-    yield _publish
-    for pub in started:
-        pub.stop(kill=True)
 
 
 def cluster_settings(cluster: RayTestCluster, moto: MotoServer) -> dict[str, Any]:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +13,10 @@ import httpx
 import pytest
 from api.harness import DatabaseFactory
 from support.decode import media_duration, video_frames
+from support.serve import Account, Serve
 from support.server import E2E_SETTINGS, PublishFn
 
-from cloudrec.auth import generate_token
-from cloudrec.config import Settings
-from cloudrec.db.models import App, Developer, Task
-from cloudrec.db.session import make_engine, make_sessionmaker
+from cloudrec.db.models import Task
 
 SETTINGS: dict[str, Any] = {
     **E2E_SETTINGS,
@@ -32,45 +26,8 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-class Serve:
-    """`python -m cloudrec serve` as its own process, on a free loopback port."""
-
-    def __init__(self, data: Path, db_url: str, log: Path, **settings: Any) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port: int = sock.getsockname()[1]
-        sock.close()
-        env = {
-            **os.environ,
-            "CLOUDREC_DATA_DIR": str(data),
-            "CLOUDREC_DATABASE_URL": db_url,
-            "CLOUDREC_HOST": "127.0.0.1",
-            "CLOUDREC_PORT": str(self.port),
-            **{f"CLOUDREC_{k.upper()}": str(v) for k, v in {**SETTINGS, **settings}.items()},
-        }
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cloudrec", "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"the server exited: see {log}"
-            try:
-                httpx.get(self.url + "/openapi.json", timeout=2)
-                return
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+def start(data: Path, db_url: str, log: Path, **settings: Any) -> Serve:
+    return Serve(data, db_url, log, **{**SETTINGS, **settings})
 
 
 @pytest.fixture
@@ -104,20 +61,9 @@ def test_recordings_go_on_without_a_gap_while_no_server_runs(
     pub.wait_live(url)
     data, db_url = tmp_path / "data", databases.new_url()
     detach = {"shutdown_detach": "true"} if stop == "restart" else {}
-    servers.append(Serve(data, db_url, tmp_path / "serve.log", **detach))
-    sessions = make_sessionmaker(make_engine(db_url))
-    dev_id, secret, app_id = "devrestart", "s" * 32, "apprestart"
-    settings = Settings(data_dir=data, database_url=db_url)
-    settings.prepare()  # the server's keys in its data dir: secrets are stored sealed
-    sealed = settings.secret_box.seal("developer", dev_id, secret)
-    with sessions.begin() as s:
-        s.add(Developer(dev_id=dev_id, secret=sealed, name="t", created_at=time.time()))
-        s.flush()
-        s.add(App(app_id=app_id, dev_id=dev_id, name="t", created_at=time.time()))
-    auth = f"{dev_id}.{generate_token(dev_id, secret, 3600, now=time.time())}"
-    token = httpx.get(servers[0].url + "/access/token", headers={"Authorization": auth}).json()
-    headers = {"Authorization": token["result"]["access_token"]}
-    first = httpx.Client(base_url=servers[0].url, headers=headers, timeout=30)
+    servers.append(start(data, db_url, tmp_path / "serve.log", **detach))
+    account = Account.create(servers[0], "devrestart", "apprestart")
+    sessions, app_id, first = account.sessions, account.app_id, account.client
     for media_type in (2, 1):
         stream = {"group_id": "g", "user_id": "u1", "media_type": media_type, "media_id": "0", "url": url}
         assert call(first, app_id, "/v1/group/stream/publish", **stream)["code"] == 0
@@ -133,8 +79,8 @@ def test_recordings_go_on_without_a_gap_while_no_server_runs(
         servers[0].proc.send_signal(signal.SIGTERM)  # a shutdown that lets go of the recorders
     servers[0].proc.wait(timeout=30)
     time.sleep(3.0)
-    servers.append(Serve(data, db_url, tmp_path / "serve2.log"))
-    second = httpx.Client(base_url=servers[1].url, headers=headers, timeout=30)
+    servers.append(start(data, db_url, tmp_path / "serve2.log"))
+    second = httpx.Client(base_url=servers[1].url, headers=first.headers, timeout=30)
     deadline = time.monotonic() + 15
     while True:  # the new server adopts the recorder (the lease stays with its epoch)
         with sessions() as s:

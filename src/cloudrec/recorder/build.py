@@ -8,15 +8,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from cloudrec.config import Settings
 from cloudrec.db.models import GroupStream, Task
 from cloudrec.egress import stream_policy
 from cloudrec.recorder.spec import (
-    AudioRef,
     AutoSpec,
     Caption,
     Command,
-    CropMode,
     FileType,
     Finish,
     Layout,
@@ -29,46 +29,35 @@ from cloudrec.recorder.spec import (
     Suspend,
     TaskSpec,
     TaskStatus,
-    VideoTile,
 )
 from cloudrec.storage.spec import storage_spec
+
+# The stored (JSON) forms of the shapes a recorder takes: the dataclasses of `recorder.spec` are their
+# one definition (a new tile field is one edit there, and one in the request schema); enums are stored
+# as their numbers, missing fields take the dataclass's defaults.
+_LAYOUT: TypeAdapter[Layout] = TypeAdapter(Layout)
+_AUTO: TypeAdapter[AutoSpec] = TypeAdapter(AutoSpec)
 
 
 def layout_to_json(layout: Layout) -> dict[str, Any]:
     """The stored form of a layout (read back by `layout_from_json`)."""
-    return {
-        "video": [
-            {
-                "user_id": t.user_id,
-                "media_id": t.media_id,
-                "media_type": int(t.media_type),
-                "x": t.x,
-                "y": t.y,
-                "w": t.w,
-                "h": t.h,
-                "crop_mode": int(t.crop_mode),
-            }
-            for t in layout.video
-        ],
-        "audio": [
-            {"user_id": a.user_id, "media_id": a.media_id, "media_type": int(a.media_type)}
-            for a in layout.audio
-        ],
-    }
+    data: dict[str, Any] = _LAYOUT.dump_python(layout, mode="json")
+    return data
+
+
+def layout_from_json(data: dict[str, Any]) -> Layout:
+    """A layout from its stored form, or from a request's `video_list`/`audio_list` items (same names)."""
+    return _LAYOUT.validate_python(data)
 
 
 def auto_to_json(auto: AutoSpec) -> dict[str, Any]:
     """The stored form of `auto` (read back by `auto_from_json`)."""
-    return {
-        "type": auto.type,
-        "user_id": auto.user_id,
-        "media_type": auto.media_type,
-        "media_count": auto.media_count,
-        "crop_mode": int(auto.crop_mode),
-        "caption": auto.caption,
-        "white_board": auto.white_board,
-        "main_media_type": None if auto.main_media_type is None else int(auto.main_media_type),
-    }
+    data: dict[str, Any] = _AUTO.dump_python(auto, mode="json")
+    return data
+
+
+def auto_from_json(data: dict[str, Any]) -> AutoSpec:
+    return _AUTO.validate_python(data)
 
 
 def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
@@ -80,43 +69,6 @@ def captions_to_json(captions: tuple[Caption, ...]) -> list[dict[str, Any]]:
             item.update(opacity=c.opacity, clock=c.clock, time_zone=c.time_zone)
         out.append(item)
     return out
-
-
-def layout_from_json(data: dict[str, Any]) -> Layout:
-    return Layout(
-        video=tuple(
-            VideoTile(
-                user_id=str(v["user_id"]),
-                media_id=str(v["media_id"]),
-                media_type=MediaType(int(v["media_type"])),
-                x=int(v["x"]),
-                y=int(v["y"]),
-                w=int(v["w"]),
-                h=int(v["h"]),
-                crop_mode=CropMode(int(v["crop_mode"])),
-            )
-            for v in data.get("video", [])
-        ),
-        audio=tuple(
-            AudioRef(user_id=str(a["user_id"]), media_id=str(a["media_id"]), media_type=MediaType.AUDIO)
-            for a in data.get("audio", [])
-        ),
-    )
-
-
-def auto_from_json(data: dict[str, Any]) -> AutoSpec:
-    user_id = data.get("user_id")
-    main = data.get("main_media_type")
-    return AutoSpec(
-        type=int(data.get("type", 1)),
-        user_id=None if user_id in (None, "") else str(user_id),
-        media_type=int(data.get("media_type", 2)),
-        media_count=int(data.get("media_count", 9)),
-        crop_mode=CropMode(int(data.get("crop_mode", 2))),
-        caption=bool(data.get("caption", False)),
-        white_board=bool(data.get("white_board", False)),
-        main_media_type=None if main is None else MediaType(int(main)),
-    )
 
 
 def captions_from_json(data: list[dict[str, Any]]) -> tuple[Caption, ...]:

@@ -27,15 +27,12 @@ from cloudrec.api.schemas import (
 from cloudrec.api.schemas_vendor import OVERLAY_CLOCK, OverlayRequest
 from cloudrec.api.times import format_time, parse_time, zone
 from cloudrec.limits import check_count, layout_limits
+from cloudrec.recorder.build import auto_from_json, layout_from_json
 from cloudrec.recorder.spec import (
-    AudioRef,
     AutoSpec,
     Caption,
-    CropMode,
     Layout,
-    MediaType,
     TaskStatus,
-    VideoTile,
 )
 from cloudrec.tasks.listing import TaskFilter, TaskSummary, describe_gaps, list_tasks
 from cloudrec.tasks.service import TaskOptions, TaskService
@@ -55,35 +52,16 @@ ALL_STATUSES = 0  # the status filter that filters nothing
 
 
 def _auto(auto: AutoRequest, white_board: int) -> AutoSpec:
-    main = auto.main_media_type
-    return AutoSpec(
-        type=auto.type,
-        user_id=auto.user_id or None,
-        media_type=auto.media_type,
-        media_count=auto.media_count,
-        crop_mode=CropMode(auto.crop_mode),
-        caption=bool(auto.caption),
-        white_board=bool(white_board),
-        main_media_type=None if main is None else MediaType(main),
-    )
+    fields = auto.model_dump()
+    return auto_from_json({**fields, "user_id": auto.user_id or None, "white_board": bool(white_board)})
 
 
 def _layout(body: LayoutRequest | InitRequest) -> Layout:
-    return Layout(
-        video=tuple(
-            VideoTile(
-                user_id=v.user_id,
-                media_id=v.media_id,
-                media_type=MediaType(v.media_type),
-                x=v.x,
-                y=v.y,
-                w=v.w,
-                h=v.h,
-                crop_mode=CropMode(v.crop_mode),
-            )
-            for v in body.video_list or []
-        ),
-        audio=tuple(AudioRef(user_id=a.user_id, media_id=a.media_id) for a in body.audio_list or []),
+    return layout_from_json(
+        {
+            "video": [v.model_dump() for v in body.video_list or []],
+            "audio": [a.model_dump() for a in body.audio_list or []],
+        }
     )
 
 
