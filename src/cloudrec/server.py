@@ -155,3 +155,6 @@ def shutdown(ctx: AppContext) -> None:
         ctx.sink.close()
     if ctx.callbacks is not None:
         ctx.callbacks.close()  # undelivered events stay in the outbox for the next start
+    engine = ctx.sessions.kw.get("bind")
+    if engine is not None:
+        engine.dispose()  # the pool's connections closed now, not when the process ends
