@@ -84,6 +84,12 @@ def finish_and_check(
     return files
 
 
+def via(tenant: Tenant, url: str) -> Tenant:
+    """The same developer, app and access_token, calling another API process at `url`."""
+    client = httpx.Client(base_url=url, timeout=30, headers={"Authorization": tenant.access_token})
+    return Tenant(tenant.server, tenant.dev_id, tenant.dev_secret, tenant.app_id, tenant.access_token, client)
+
+
 def test_recordings_spread_over_nodes_by_cost_and_init_beyond_capacity_is_refused_at_once(
     api: LiveServer, ray_cluster: RayTestCluster, publish: PublishFn, tmp_path: Path
 ) -> None:
@@ -129,14 +135,7 @@ def test_commands_through_two_api_processes_reach_the_same_recording(
     api: LiveServer, second_api: ApiProcess, publish: PublishFn, tmp_path: Path
 ) -> None:
     tenant = api.tenant()
-    other = Tenant(
-        api,
-        tenant.dev_id,
-        tenant.dev_secret,
-        tenant.app_id,
-        tenant.access_token,
-        httpx.Client(base_url=second_api.url, timeout=30, headers={"Authorization": tenant.access_token}),
-    )
+    other = via(tenant, second_api.url)
     publish_group(tenant, publish, "two")
     reply = init(tenant, "two")  # placed through the first API process
     assert reply["code"] == 0, reply
@@ -213,14 +212,7 @@ def test_when_the_node_and_the_api_process_that_started_it_die_another_api_proce
 ) -> None:
     """Nobody hears of the actor's death: the lease expires and the other API process moves it on."""
     tenant = api.tenant()
-    other = Tenant(
-        api,
-        tenant.dev_id,
-        tenant.dev_secret,
-        tenant.app_id,
-        tenant.access_token,
-        httpx.Client(base_url=second_api.url, timeout=30, headers={"Authorization": tenant.access_token}),
-    )
+    other = via(tenant, second_api.url)
     publish_group(tenant, publish, "both")
     reply = init(tenant, "both")
     assert reply["code"] == 0, reply

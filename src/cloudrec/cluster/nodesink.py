@@ -8,12 +8,9 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from cloudrec.callbacks.events import CallbackEvents
 from cloudrec.clock import SystemClock
 from cloudrec.config import Settings
-from cloudrec.db.models import Task
 from cloudrec.db.session import make_engine, make_sessionmaker
 from cloudrec.recorder.progress import DbProgressSink
 from cloudrec.recorder.spec import Progress, SegmentStored
@@ -76,11 +73,6 @@ class NodeProgressSink(DbProgressSink):
 
     def stop_heartbeat(self) -> None:
         self._stop.set()
-
-    def lease_current(self) -> bool:
-        with self.sessions() as s:
-            epoch = s.scalar(select(Task.lease_epoch).where(Task.record_id == self.record_id))
-        return epoch is None or epoch == self.epoch
 
     def _heartbeat(self) -> None:
         period = max(HEARTBEAT_MIN_S, self.lease_ttl_s / HEARTBEATS_PER_TTL)
